@@ -1,0 +1,1 @@
+"""ganscope: open up image generators and see what each unit does."""

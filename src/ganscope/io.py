@@ -1,0 +1,84 @@
+"""Atomic file output and safe checkpoint loading.
+
+Every file ganscope writes goes to a temporary name in the same directory and is
+renamed into place, so a reader never sees a half-written file, even after a kill.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+
+class GanscopeError(Exception):
+    """A problem with the user's input, reported as one line without a traceback."""
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise GanscopeError(f"cannot write to {path.parent}: {err.strerror or err}") from err
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    return write_text(path, json.dumps(obj, indent=1, allow_nan=False) + "\n")
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+    """Save a dict of tensors, numbers, strings and nested dicts (loadable with weights_only)."""
+    return atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint without executing pickled code."""
+    path = Path(path)
+    if not path.is_file():
+        raise GanscopeError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise GanscopeError(f"cannot read checkpoint {path}: {str(err).splitlines()[0]}") from err
+
+
+def save_weights(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> Path:
+    """Save tensors as safetensors, atomically."""
+    flat = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    return atomic_write(path, lambda tmp: save_file(flat, str(tmp), metadata=metadata))
+
+
+def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """Load a safetensors file with a clear error when it is missing or corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise GanscopeError(f"weights not found: {path}")
+    try:
+        return load_file(str(path))
+    except Exception as err:
+        raise GanscopeError(f"cannot read weights {path}: {str(err).splitlines()[0]}") from err

@@ -1,0 +1,136 @@
+"""The demo generator: a small ProGAN-style convolutional GAN for the demo world.
+
+Layers are named ``layer1`` ... ``layer10`` like the paper's ProGAN: two 3x3 conv
+blocks per resolution from 4x4 to 64x64. Each resolution also has a 1x1 "to RGB"
+head whose outputs are upsampled and summed (the StyleGAN2 "skip" generator), which
+trains about as quickly as progressive growing without a growing schedule.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+DEMO_CHANNELS = (128, 128, 64, 32, 16)  # at 4, 8, 16, 32, 64 pixels
+DEMO_LATENT = 128
+
+
+class EqualConv2d(nn.Module):
+    """A conv whose weights are scaled at run time (equalised learning rate, ProGAN)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, padding: int = 0):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel))
+        self.bias = nn.Parameter(torch.zeros(cout))
+        self.scale = 1 / math.sqrt(cin * kernel * kernel)
+        self.padding = padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+
+
+class EqualLinear(nn.Module):
+    """A linear layer with equalised learning rate."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cout, cin))
+        self.bias = nn.Parameter(torch.zeros(cout))
+        self.scale = 1 / math.sqrt(cin)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.scale, self.bias)
+
+
+def pixel_norm(x: torch.Tensor) -> torch.Tensor:
+    """Normalise each pixel's feature vector to unit RMS (ProGAN)."""
+    return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
+class ConvBlock(nn.Module):
+    """Optional 2x nearest upsampling, a 3x3 conv, leaky ReLU and pixel norm."""
+
+    def __init__(self, cin: int, cout: int, upsample: bool):
+        super().__init__()
+        self.upsample = upsample
+        self.conv = EqualConv2d(cin, cout, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+        return pixel_norm(F.leaky_relu(self.conv(x), 0.2))
+
+
+class InputBlock(nn.Module):
+    """The latent vector to a 4x4 feature map (ProGAN's first layer)."""
+
+    def __init__(self, latent: int, cout: int):
+        super().__init__()
+        self.cout = cout
+        self.linear = EqualLinear(latent, cout * 16)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.linear(pixel_norm(z[:, :, None, None]).flatten(1)).view(-1, self.cout, 4, 4)
+        return pixel_norm(F.leaky_relu(x, 0.2))
+
+
+class DemoGenerator(nn.Module):
+    """z (B, latent) -> image (B, 3, 4 * 2**(len(channels) - 1), same) in [-1, 1]."""
+
+    def __init__(self, latent: int = DEMO_LATENT, channels: tuple[int, ...] = DEMO_CHANNELS):
+        super().__init__()
+        self.latent_shape = (latent,)
+        self.resolution = 4 * 2 ** (len(channels) - 1)
+        blocks: list[nn.Module] = [InputBlock(latent, channels[0])]
+        blocks.append(ConvBlock(channels[0], channels[0], upsample=False))
+        for cin, cout in zip(channels[:-1], channels[1:]):
+            blocks += [ConvBlock(cin, cout, upsample=True), ConvBlock(cout, cout, upsample=False)]
+        for index, block in enumerate(blocks, start=1):
+            self.add_module(f"layer{index}", block)
+        self.num_layers = len(blocks)
+        self.to_rgb = nn.ModuleList(EqualConv2d(c, 3, 1) for c in channels)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x, rgb = z, None
+        for index in range(1, self.num_layers + 1):
+            x = getattr(self, f"layer{index}")(x)
+            if index % 2 == 0:  # end of a resolution: add its RGB contribution
+                out = self.to_rgb[index // 2 - 1](x)
+                rgb = out if rgb is None else F.interpolate(rgb, scale_factor=2, mode="bilinear") + out
+        return torch.tanh(rgb)
+
+
+class DiscriminatorBlock(nn.Module):
+    """Two 3x3 convs and a 2x average-pool downsample with a residual path."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.conv1 = EqualConv2d(cin, cin, 3, padding=1)
+        self.conv2 = EqualConv2d(cin, cout, 3, padding=1)
+        self.skip = EqualConv2d(cin, cout, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.leaky_relu(self.conv1(x), 0.2)
+        y = F.avg_pool2d(F.leaky_relu(self.conv2(y), 0.2), 2)
+        return (y + self.skip(F.avg_pool2d(x, 2))) / math.sqrt(2)
+
+
+class DemoDiscriminator(nn.Module):
+    """image (B, 3, R, R) -> realness logit (B,), a residual net mirroring the generator."""
+
+    def __init__(self, channels: tuple[int, ...] = DEMO_CHANNELS):
+        super().__init__()
+        rev = channels[::-1]
+        self.from_rgb = EqualConv2d(3, rev[0], 1)
+        self.blocks = nn.Sequential(*(DiscriminatorBlock(a, b) for a, b in zip(rev[:-1], rev[1:])))
+        self.final_conv = EqualConv2d(rev[-1] + 1, rev[-1], 3, padding=1)
+        self.final = nn.Sequential(EqualLinear(rev[-1] * 16, rev[-1]), nn.LeakyReLU(0.2), EqualLinear(rev[-1], 1))
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(F.leaky_relu(self.from_rgb(img), 0.2))
+        std = x.std(dim=0, unbiased=False).mean().expand(x.shape[0], 1, *x.shape[2:])  # minibatch std
+        x = F.leaky_relu(self.final_conv(torch.cat([x, std], 1)), 0.2)
+        return self.final(x.flatten(1)).squeeze(1)
