@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +12,8 @@ from typing import Annotated
 import torch
 import typer
 
-from ganscope.io import GanscopeError
+from ganscope.io import GanscopeError, write_text
+from ganscope.results import Results
 
 app = typer.Typer(
     help="Open up image generators: dissect units, intervene, paint.",
@@ -18,6 +21,29 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def handle_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """Turn GanscopeError into a one-line message and exit status 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        try:
+            command(*args, **kwargs)
+        except GanscopeError as err:
+            fail(str(err))
+
+    return wrapper
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def check_writable(directory: Path) -> None:
+    """Fail before any work when the output directory cannot be written."""
+    write_text(directory / ".write-test", "")
+    (directory / ".write-test").unlink()
 
 
 @app.callback()
@@ -37,6 +63,7 @@ class DemoPart(str, Enum):
 
 
 @app.command("train-demo")
+@handle_errors
 def train_demo(
     part: Annotated[DemoPart, typer.Argument(help="Which demo network to train.")],
     steps: Annotated[int, typer.Option(help="Total optimisation steps (resumes from the last checkpoint).")] = 6000,
@@ -55,13 +82,86 @@ def train_demo(
         torch.set_num_threads(threads)
     cfg = TrainConfig(
         run_dir=run_dir, steps=steps, batch=batch_size, lr=lr, export=export,
-        device=device or ("cuda" if torch.cuda.is_available() else "cpu"), checkpoint_every=checkpoint_every,
+        device=device or default_device(), checkpoint_every=checkpoint_every,
     )
-    try:
-        path = (train_generator if part is DemoPart.generator else train_segmenter)(cfg)
-    except GanscopeError as err:
-        fail(str(err))
+    path = (train_generator if part is DemoPart.generator else train_segmenter)(cfg)
     typer.echo(f"checkpoint: {path}")
+
+
+class ThresholdRule(str, Enum):
+    quantile = "quantile"
+    iqr = "iqr"
+
+
+@app.command()
+@handle_errors
+def dissect(
+    layer: Annotated[list[str], typer.Option("--layer", "-l", help="Layer to dissect (repeat for several).")],
+    out: Annotated[Path, typer.Option(help="Output directory (results.json, report, samples).")],
+    model: Annotated[str, typer.Option(help="Generator spec: demo, NAME:PATH or package.module:callable.")] = "demo",
+    segmenter: Annotated[str, typer.Option(help="Segmenter spec: demo or package.module:callable.")] = "demo",
+    samples: Annotated[int, typer.Option(help="Number of generated samples.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Sample i uses latent(seed, i).")] = 0,
+    threshold: Annotated[ThresholdRule, typer.Option(help="quantile (PNAS) or iqr (ICLR).")] = ThresholdRule.quantile,
+    quantile: Annotated[float, typer.Option(help="Top fraction of pixels above the threshold.")] = 0.01,
+    iou_cutoff: Annotated[float, typer.Option(help="A unit is interpretable when its best IoU exceeds this.")] = 0.04,
+    batch_size: Annotated[int, typer.Option(help="Samples per batch.")] = 16,
+    device: Annotated[str, typer.Option(help="cpu or cuda (default: cuda when present).")] = "",
+    seg_size: Annotated[int | None, typer.Option(help="Segmentation resolution (default: image size).")] = None,
+    bins: Annotated[int, typer.Option(help="Histogram bins per unit (threshold resolution).")] = 256,
+    report: Annotated[bool, typer.Option(help="Render the HTML report when done.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Dissect generator layers: thresholds, IoU with every concept, labels, counts."""
+    from ganscope.dissect import DissectConfig, Dissection, render_samples
+    from ganscope.models import load_generator
+    from ganscope.segmenters import load_segmenter
+
+    check_writable(out)
+    device = device or default_device()
+    gen = load_generator(model).to(device)
+    seg = load_segmenter(segmenter)
+    if hasattr(seg, "to"):
+        seg.to(device)
+    cfg = DissectConfig(
+        layers=layer, samples=samples, seed=seed, threshold=threshold.value, quantile=quantile,
+        iou_cutoff=iou_cutoff, batch_size=batch_size, device=device, seg_size=seg_size, bins=bins,
+        checkpoint=out / "tallies.ckpt", progress=progress, model_name=model, segmenter_name=segmenter,
+    )
+    run = Dissection(gen, seg, cfg)
+    run.run()
+    results = run.results()
+    path = results.save(out)
+    tops = {i for layer_result in results.layers.values() for u in layer_result.units for i in u.top_samples}
+    render_samples(gen, seed, sorted(tops), out / "samples", batch_size, device)
+    typer.echo(f"results: {path}")
+    print_summary(results)
+    if report:
+        render_report(out)
+
+
+def print_summary(results: Results) -> None:
+    """A table of interpretable units per layer and category."""
+    from rich.console import Console
+    from rich.table import Table
+
+    categories = list(next(iter(results.layers.values())).interpretable)
+    table = Table(title=f"interpretable units (IoU > {results.iou_cutoff})")
+    for column in ["layer", "units", *categories, "concepts"]:
+        table.add_column(column)
+    for name, layer_result in results.layers.items():
+        good = {u.label for u in layer_result.units if u.iou > results.iou_cutoff}
+        table.add_row(name, str(layer_result.shape[0]), *(str(layer_result.interpretable[c]) for c in categories),
+                      ", ".join(sorted(good)))
+    Console().print(table)
+
+
+def render_report(directory: Path) -> None:
+    try:
+        from ganscope.report import build_report
+    except ImportError:
+        return
+    typer.echo(f"report: {build_report(directory)}")
 
 
 def main() -> None:

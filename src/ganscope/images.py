@@ -1,0 +1,48 @@
+"""Image conversions shared by the report, interventions and the server (no torchvision)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ganscope.io import write_bytes
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """Images (B, 3, H, W) or (3, H, W) in [-1, 1] to uint8 arrays (B, H, W, 3) or (H, W, 3)."""
+    arr = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return arr.movedim(-3, -1).numpy()
+
+
+def to_pil(image: torch.Tensor) -> Image.Image:
+    """One image (3, H, W) in [-1, 1] as a PIL image."""
+    return Image.fromarray(to_uint8(image))
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def save_png(path: str | Path, image: Image.Image | torch.Tensor) -> Path:
+    """Write a PNG atomically."""
+    if isinstance(image, torch.Tensor):
+        image = to_pil(image)
+    return write_bytes(path, png_bytes(image))
+
+
+def grid(images: torch.Tensor, columns: int, pad: int = 2) -> Image.Image:
+    """Tile images (B, 3, H, W) in [-1, 1] into one picture with white gutters."""
+    arr = to_uint8(images)
+    b, h, w, _ = arr.shape
+    rows = -(-b // columns)
+    out = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, 3), 255, np.uint8)
+    for k in range(b):
+        r, c = divmod(k, columns)
+        out[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = arr[k]
+    return Image.fromarray(out)

@@ -1,0 +1,37 @@
+"""Generator registry: ``load_generator(spec)`` returns a module with ``latent_shape``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from ganscope.io import GanscopeError, load_weights
+from ganscope.models.demo import DemoGenerator
+from ganscope.registry import Factory, resolve
+
+WEIGHTS = Path(__file__).parent / "weights"
+
+
+def demo_generator(path: str | None = None) -> DemoGenerator:
+    """The shipped demo generator (EMA weights), or demo weights from ``path``."""
+    file = Path(path) if path else WEIGHTS / "demo_generator.safetensors"
+    if not file.is_file() and not path:
+        raise GanscopeError(f"demo generator weights are missing ({file}); run `ganscope train-demo generator`")
+    gen = DemoGenerator()
+    gen.load_state_dict(load_weights(file))
+    return gen.eval().requires_grad_(False)
+
+
+GENERATORS: dict[str, Factory] = {"demo": demo_generator}
+
+
+def load_generator(spec: str) -> nn.Module:
+    """Resolve a generator spec and check it follows the generator protocol."""
+    gen = resolve(spec, GENERATORS, "generator")
+    if not isinstance(gen, nn.Module):
+        raise GanscopeError(f"generator {spec!r} is a {type(gen).__name__}, not a torch.nn.Module")
+    shape = getattr(gen, "latent_shape", None)
+    if shape is None or not all(isinstance(s, int) and s > 0 for s in shape):
+        raise GanscopeError(f"generator {spec!r} needs a latent_shape attribute (a tuple of positive ints)")
+    return gen.eval().requires_grad_(False)
