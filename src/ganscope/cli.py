@@ -12,6 +12,7 @@ from typing import Annotated
 import torch
 import typer
 
+from ganscope.commands import register_all
 from ganscope.io import GanscopeError, write_text
 from ganscope.results import Results
 
@@ -162,6 +163,9 @@ def render_report(directory: Path) -> None:
     except ImportError:
         return
     typer.echo(f"report: {build_report(directory)}")
+
+
+register_all(app)
 
 
 def main() -> None:

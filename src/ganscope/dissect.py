@@ -312,6 +312,7 @@ class Dissection:
         cols = hist.quantile_edges(self.cfg.quantile) if self.cfg.threshold == "quantile" else hist.iqr_edges()
         iou = hist.iou_at(cols)
         iou[:, 0] = 0.0
+        iou[tally.moments.max <= tally.moments.min] = 0.0  # a constant unit separates nothing
         return iou, cols
 
     def _layer_result(self, name: str, tally: LayerTally) -> LayerResult:
@@ -327,7 +328,7 @@ class Dissection:
         warnings = []
         if cfg.threshold == "quantile":
             low = above[:, 0].double() / pixels < cfg.quantile  # the quantile lies below the tallied range
-            high = above[:, -1].double() / pixels > cfg.quantile  # ... or inside the overflow bin
+            high = above[:, -1].double() / pixels >= cfg.quantile  # ... or inside the overflow bin
             warnings = (low | high).nonzero()[:, 0].tolist()
         units = []
         for u in range(hist.units):

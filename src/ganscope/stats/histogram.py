@@ -93,9 +93,13 @@ class JointHistogram:
         return self.intersections().sum(2)
 
     def quantile_edges(self, q: float) -> torch.Tensor:
-        """Per unit, the edge index (0-based column) whose exceedance fraction is closest to q."""
-        frac = self.above().double() / max(self.pixels, 1)
-        return (frac - q).abs().argmin(1)
+        """Per unit, the highest edge column that at least a fraction q of pixels reach.
+
+        This is the top-q level rounded down to an edge: within one bin width of the
+        exact quantile, and it keeps ties (an atom of equal values) on the "above" side.
+        """
+        reach = self.above().double() >= q * self.pixels
+        return (reach.long().sum(1) - 1).clamp(min=0)
 
     def iou_at(self, columns: torch.Tensor) -> torch.Tensor:
         """IoU (units, concepts) at one edge column per unit, or per unit and concept."""

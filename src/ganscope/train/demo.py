@@ -53,8 +53,13 @@ def _resume(path: Path) -> dict | None:
     return load_checkpoint(path) if path.is_file() else None
 
 
-def train_generator(cfg: TrainConfig, r1_gamma: float = 0.5, r1_every: int = 8, ema_kimg: float = 5.0) -> Path:
-    """Non-saturating GAN loss with lazy R1 on reals, Adam(0, 0.99), EMA generator."""
+def train_generator(cfg: TrainConfig, r1_gamma: float = 0.5, r1_every: int = 8, ema_kimg: float = 5.0,
+                    ema_rampup: float = 0.05) -> Path:
+    """Non-saturating GAN loss with lazy R1 on reals, Adam(0, 0.99), EMA generator.
+
+    The EMA half-life is ``ema_kimg`` thousand images, shortened early in training to
+    ``ema_rampup`` times the images seen so far (as in StyleGAN2-ADA).
+    """
     device = cfg.device
     gen, disc = DemoGenerator().to(device), DemoDiscriminator().to(device)
     ema = copy.deepcopy(gen).eval().requires_grad_(False)
@@ -69,7 +74,6 @@ def train_generator(cfg: TrainConfig, r1_gamma: float = 0.5, r1_every: int = 8, 
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
         start, elapsed = state["step"], state["elapsed"]
-    ema_beta = 0.5 ** (cfg.batch / (ema_kimg * 1000))
 
     def checkpoint(step: int) -> None:
         save_checkpoint(ckpt_path, {
@@ -103,6 +107,8 @@ def train_generator(cfg: TrainConfig, r1_gamma: float = 0.5, r1_every: int = 8, 
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()
+            ema_images = min(ema_kimg * 1000, (step + 1) * cfg.batch * ema_rampup)
+            ema_beta = 0.5 ** (cfg.batch / max(ema_images, 1e-8))
             with torch.no_grad():
                 for p_ema, p in zip(ema.parameters(), gen.parameters()):
                     p_ema.lerp_(p, 1 - ema_beta)

@@ -1,0 +1,9 @@
+"""Subcommands that live beside their feature; each module has ``register(app)``."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register_all(app: typer.Typer) -> None:
+    """Add every feature's subcommands to the ``ganscope`` app."""
