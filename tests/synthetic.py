@@ -2,8 +2,10 @@
 
 The latent (16,) picks a label for each cell of a 4 x 4 grid. ``layer1`` outputs one-hot
 maps of those labels at 8 x 8 (units 0..K-1), plus a noise unit and a dead unit;
-``layer2`` is a 3x3 conv of it at 16 x 16. The image paints each label's colour,
-and the segmenter reads the colour back, so labels are exact.
+``layer2`` is a 3x3 conv of it at 16 x 16. ``paint`` computes the image from ``layer1``
+alone: background colour plus unit k times (colour of concept k + 1 - background), so
+editing ``layer1`` edits the image predictably (all units zero: an all-background image).
+The segmenter reads the nearest palette colour back, so labels are exact.
 """
 
 from __future__ import annotations
@@ -49,9 +51,15 @@ class SyntheticGenerator(nn.Module):
         onehot = self.layout(z)
         units = self.layer1(onehot)
         self.layer2(F.interpolate(units, scale_factor=2, mode="bilinear"))
-        labels = onehot.argmax(1)
-        image = PALETTE[labels].permute(0, 3, 1, 2)
-        return F.interpolate(image, size=(self.size, self.size), mode="nearest")
+        return paint(units, self.size)
+
+
+def paint(units: torch.Tensor, size: int) -> torch.Tensor:
+    """Image (B, 3, size, size) from layer1 units: background + sum_k unit_k * (colour_{k+1} - background)."""
+    offsets = (PALETTE[1:] - PALETTE[0]).T.to(units)  # (3, K)
+    units = torch.nan_to_num(units[:, :K])  # NaN units (tests/badmodels.py) must surface in the layer, not the image
+    image = PALETTE[0].to(units)[None, :, None, None] + torch.einsum("ck,bkhw->bchw", offsets, units)
+    return F.interpolate(image, size=(size, size), mode="nearest")
 
 
 class SyntheticSegmenter:
@@ -59,8 +67,12 @@ class SyntheticSegmenter:
     categories = CATEGORIES
 
     def segment(self, images: torch.Tensor) -> torch.Tensor:
-        dist = ((images[:, None] - PALETTE[None, :, :, None, None]) ** 2).sum(2)
-        return dist.argmin(1)
+        return self.probabilities(images).argmax(1)
+
+    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """Soft labels (B, K + 1, H, W), differentiable: a softmax of minus the distance to each colour."""
+        dist = ((images[:, None] - PALETTE.to(images)[None, :, :, None, None]) ** 2).sum(2)
+        return torch.softmax(-dist / 0.1, dim=1)
 
 
 def make_generator() -> SyntheticGenerator:
