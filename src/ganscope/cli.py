@@ -141,6 +141,21 @@ def dissect(
         render_report(out)
 
 
+DEMO_LAYERS = ["layer2", "layer6", "layer9"]  # early (4x4), middle (16x16), late (64x64)
+
+
+@app.command()
+@handle_errors
+def demo(
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("out/demo"),
+    samples: Annotated[int, typer.Option(help="Number of generated samples.")] = 1000,
+    device: Annotated[str, typer.Option(help="cpu or cuda (default: cuda when present).")] = "",
+) -> None:
+    """Dissect the built-in demo generator (early, middle, late layer) and write the report."""
+    dissect(layer=DEMO_LAYERS, out=out, samples=samples, device=device)
+    typer.echo(f"open {(out / 'index.html').resolve()} in a browser")
+
+
 def print_summary(results: Results) -> None:
     """A table of interpretable units per layer and category."""
     from rich.console import Console

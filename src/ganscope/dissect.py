@@ -338,14 +338,18 @@ class Dissection:
             units.append(UnitResult(
                 unit=u, threshold=float(thresholds[u]), label=seg.concepts[b], category=seg.categories[b],
                 iou=round(float(iou[u, b]), 6), top_concepts=top, top_samples=tally.topk.indices[u].tolist(),
-                insertion_value=float(insertion[u]), mean=float(tally.moments.mean[u]),
-                std=float(tally.moments.std[u]),
+                insertion_value=float(insertion[u]), mean=_sig(tally.moments.mean[u]), std=_sig(tally.moments.std[u]),
             ))
         categories = [c for c in CATEGORY_NAMES if c in seg.categories]
         counts = {c: sum(1 for u in units if u.iou > cfg.iou_cutoff and u.category == c) for c in categories}
         acts_shape = list(tally.topk.maps.shape)
         return LayerResult(name=name, shape=[hist.units, *acts_shape[2:]], units=units, interpretable=counts,
                            threshold_bound=float(hist.width.max()), tail_warnings=warnings)
+
+
+def _sig(value: torch.Tensor) -> float:
+    """Nine significant digits: float sums merged in another order differ only in the last bits."""
+    return float(f"{float(value):.9g}")
 
 
 def _progress(enabled: bool) -> Progress:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from collections.abc import Callable
 from typing import Any
 
@@ -17,22 +16,16 @@ def resolve(spec: str, registry: dict[str, Factory], kind: str) -> Any:
     name, _, arg = spec.partition(":")
     if name in registry:
         return registry[name](arg or None)
-    if arg and "." not in name and name.isidentifier() and not _is_module(name):
-        raise GanscopeError(f"unknown {kind} {name!r}; registered: {', '.join(sorted(registry))}")
+    known = ", ".join(sorted(registry))
     if not arg:
-        raise GanscopeError(
-            f"unknown {kind} {spec!r}; use a registered name ({', '.join(sorted(registry))}) "
-            "or package.module:callable"
-        )
+        raise GanscopeError(f"unknown {kind} {spec!r}; use a registered name ({known}) or package.module:callable")
     try:
         module = importlib.import_module(name)
     except ImportError as err:
-        raise GanscopeError(f"cannot import {name!r} for {kind} spec {spec!r}: {err}") from err
+        raise GanscopeError(
+            f"{kind} spec {spec!r}: {name!r} is neither a registered name ({known}) nor an importable module ({err})"
+        ) from err
     factory = getattr(module, arg, None)
     if not callable(factory):
         raise GanscopeError(f"{name!r} has no callable {arg!r} (from {kind} spec {spec!r})")
     return factory()
-
-
-def _is_module(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None

@@ -1,0 +1,5 @@
+"""``python -m ganscope`` runs the CLI."""
+
+from ganscope.cli import main
+
+main()

@@ -1,0 +1,68 @@
+"""The ganscope command as a user runs it: dissect end to end and every bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+GEN, SEG = "synthetic:make_generator", "synthetic:make_segmenter"
+
+
+def ganscope(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(TESTS), "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "ganscope", *args], capture_output=True, text=True, env=env,
+                          timeout=120, stdin=subprocess.DEVNULL)
+
+
+def dissect_args(out: Path, *extra: str) -> list[str]:
+    return ["dissect", "--model", GEN, "--segmenter", SEG, "-l", "layer1", "--samples", "12",
+            "--batch-size", "4", "--out", str(out), "--no-progress", "--no-report", *extra]
+
+
+def test_dissect_writes_results_and_samples(tmp_path: Path):
+    run = ganscope(*dissect_args(tmp_path, "-l", "layer2", "--threshold", "iqr"))
+    assert run.returncode == 0, run.stderr
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["threshold_rule"] == "iqr" and data["samples"] == 12 and list(data["layers"]) == ["layer1", "layer2"]
+    assert data["layers"]["layer1"]["units"][0]["label"] == "alpha"
+    tops = {i for u in data["layers"]["layer1"]["units"] for i in u["top_samples"]}
+    assert all((tmp_path / "samples" / f"{i}.png").is_file() for i in tops)
+    assert "interpretable units" in run.stdout
+    again = ganscope(*dissect_args(tmp_path, "-l", "layer2", "--threshold", "iqr"))  # resumes: nothing left to do
+    assert again.returncode == 0 and json.loads((tmp_path / "results.json").read_text())["layers"] == data["layers"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-l", "layer_1"], "unknown layer 'layer_1'; did you mean layer1"),
+        (["--samples", "0"], "--samples must be >= 1"),
+        (["--model", "badmodels:wrong_latent_generator"], "generator failed on latents of shape"),
+        (["--model", "badmodels:nan_layer_generator"], "NaN or Inf in activations of layer 'layer1' for sample 0"),
+        (["--segmenter", "badmodels:float_segmenter"], "expected integer labels"),
+        (["--segmenter", "badmodels:flat_segmenter"], "expected a LongTensor of shape (B, H, W)"),
+        (["--model", "nosuchmodule:thing"], "'nosuchmodule' is neither a registered name (demo) nor an importable module"),
+        (["--model", "nosuchmodel"], "unknown generator 'nosuchmodel'"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(tmp_path: Path, args: list[str], message: str):
+    out = tmp_path / "out"
+    run = ganscope(*dissect_args(out), *args)
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert not (out / "results.json").exists()
+
+
+def test_unwritable_out_fails_before_work(tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    run = ganscope(*dissect_args(blocker / "sub"))
+    assert run.returncode == 2 and "cannot write to" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1

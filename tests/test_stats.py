@@ -1,0 +1,121 @@
+"""Tallies against brute-force NumPy: upsampling, thresholds, IoU, IQR, merge."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from brute import bilinear, iou, iqr
+from ganscope.dissect import DissectConfig, LayerTally, pilot_ranges
+from ganscope.stats import JointHistogram, Moments, TopK, upsample
+
+
+def random_batch(seed: int, b: int = 6, units: int = 5, h: int = 4, size: int = 12, concepts: int = 4):
+    g = torch.Generator().manual_seed(seed)
+    acts = torch.randn(b, units, h, h, generator=g) * torch.linspace(0.5, 2, units)[None, :, None, None]
+    labels = torch.randint(0, concepts, (b, size, size), generator=g)
+    return acts, labels
+
+
+def test_upsample_matches_numpy_bilinear():
+    maps = torch.randn(3, 5, 7)
+    np.testing.assert_allclose(upsample(maps, (13, 20)).numpy(), bilinear(maps.numpy(), (13, 20)), atol=1e-5)
+
+
+def test_quantile_threshold_and_iou_match_brute_force():
+    acts, labels = random_batch(0)
+    concepts, q = 4, 0.05
+    size = tuple(labels.shape[1:])
+    lo, hi = pilot_ranges(acts, size, DissectConfig(layers=["x"], samples=1, quantile=q))
+    hist = JointHistogram(lo, hi, bins=512, concepts=concepts)
+    hist.update(acts, labels)
+    cols = hist.quantile_edges(q)
+    thresholds = hist.edges().gather(1, cols[:, None])[:, 0]
+    table = hist.iou_at(cols)
+    up = bilinear(acts.transpose(0, 1).flatten(0, 1).numpy(), size).reshape(acts.shape[1], -1)
+    lab = labels.numpy().ravel()
+    for u in range(acts.shape[1]):
+        exact = np.quantile(up[u], 1 - q, method="inverted_cdf")
+        assert abs(thresholds[u].item() - exact) <= hist.width[u].item() + 1e-6
+        assert (up[u] >= thresholds[u].item()).mean() >= q  # at least q of pixels reach the threshold
+        for c in range(concepts):
+            assert abs(table[u, c] - iou(up[u] >= thresholds[u].item(), lab, c)) < 1e-6
+
+
+def test_iqr_picks_the_exhaustive_search_threshold():
+    acts, labels = random_batch(1, units=3)
+    size = tuple(labels.shape[1:])
+    lo, hi = pilot_ranges(acts, size, DissectConfig(layers=["x"], samples=1, threshold="iqr"))
+    hist = JointHistogram(lo, hi, bins=24, concepts=4)
+    hist.update(acts, labels)
+    chosen = hist.iqr_edges()
+    edges = hist.edges().numpy()
+    up = bilinear(acts.transpose(0, 1).flatten(0, 1).numpy(), size).reshape(acts.shape[1], -1)
+    lab = labels.numpy().ravel()
+    for u in range(acts.shape[1]):
+        for c in range(4):
+            scores = [iqr(up[u] >= t, lab, c) for t in edges[u]]
+            assert scores[int(chosen[u, c])] >= max(scores) - 1e-9
+
+
+def test_values_outside_the_range_fall_in_the_end_bins():
+    hist = JointHistogram(torch.tensor([0.0]), torch.tensor([1.0]), bins=4, concepts=2)
+    acts = torch.tensor([-5.0, 0.1, 0.6, 0.99, 7.0]).view(5, 1, 1, 1)
+    hist.update(acts, torch.tensor([0, 1, 1, 0, 1]).view(5, 1, 1))
+    assert hist.counts[0].sum(1).tolist() == [0, 1, 0, 1, 1, 1]  # bin 0 is implicit (derived)
+    assert hist.above()[0].tolist() == [4, 3, 3, 2, 1]
+    assert hist.pixels == 5
+
+
+def _tally(acts: torch.Tensor, labels: torch.Tensor, start: int, lo: torch.Tensor, hi: torch.Tensor) -> LayerTally:
+    tally = LayerTally(Moments(acts.shape[1]), JointHistogram(lo, hi, 32, 4), TopK(acts.shape[1], 3, (4, 4)))
+    if len(acts):
+        tally.update(acts, labels, torch.arange(start, start + len(acts)))
+    return tally
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), split=st.integers(0, 10))
+def test_merged_shards_equal_one_pass(seed: int, split: int):
+    acts, labels = random_batch(seed, b=10)
+    acts[3] = acts[7]  # equal peak scores: ties must break the same way
+    lo, hi = torch.full((5,), -1.0), torch.full((5,), 2.0)
+    whole = _tally(acts, labels, 0, lo, hi)
+    left = _tally(acts[:split], labels[:split], 0, lo, hi)
+    left.merge(_tally(acts[split:], labels[split:], split, lo, hi))
+    assert torch.equal(whole.histogram.counts, left.histogram.counts)
+    assert torch.equal(whole.histogram.label_counts, left.histogram.label_counts)
+    assert torch.equal(whole.topk.indices, left.topk.indices)
+    assert torch.equal(whole.topk.maps, left.topk.maps)
+    torch.testing.assert_close(whole.moments.mean, left.moments.mean)
+    torch.testing.assert_close(whole.moments.std, left.moments.std)
+    assert torch.equal(whole.moments.max, left.moments.max)
+
+
+def test_state_dict_round_trip():
+    acts, labels = random_batch(3)
+    tally = _tally(acts, labels, 0, torch.full((5,), -1.0), torch.full((5,), 2.0))
+    copy = LayerTally.from_state(tally.state_dict())
+    assert torch.equal(copy.histogram.counts, tally.histogram.counts)
+    assert torch.equal(copy.topk.indices, tally.topk.indices)
+    assert copy.topk.k == 3 and copy.histogram.bins == 32
+
+
+def test_moments_match_numpy():
+    values = torch.randn(3, 1000, dtype=torch.float64) * 3 + 1
+    m = Moments(3)
+    for chunk in values.split(130, dim=1):
+        m.update(chunk)
+    np.testing.assert_allclose(m.mean.numpy(), values.numpy().mean(1), rtol=1e-10)
+    np.testing.assert_allclose(m.std.numpy(), values.numpy().std(1), rtol=1e-10)
+
+
+def test_topk_keeps_highest_peaks():
+    acts = torch.zeros(6, 2, 2, 2)
+    acts[:, 0, 0, 0] = torch.tensor([1.0, 5.0, 3.0, 9.0, 0.0, 5.0])
+    top = TopK(2, 3, (2, 2))
+    top.update(acts[:3], torch.arange(3))
+    top.update(acts[3:], torch.arange(3, 6))
+    assert top.indices[0].tolist() == [3, 1, 5]
