@@ -47,7 +47,7 @@ def test_dissect_writes_results_and_samples(tmp_path: Path):
         (["--model", "badmodels:nan_layer_generator"], "NaN or Inf in activations of layer 'layer1' for sample 0"),
         (["--segmenter", "badmodels:float_segmenter"], "expected integer labels"),
         (["--segmenter", "badmodels:flat_segmenter"], "expected a LongTensor of shape (B, H, W)"),
-        (["--model", "nosuchmodule:thing"], "'nosuchmodule' is neither a registered name (demo) nor an importable module"),
+        (["--model", "nosuchmodule:thing"], "'nosuchmodule' is neither a registered name"),
         (["--model", "nosuchmodel"], "unknown generator 'nosuchmodel'"),
     ],
 )
