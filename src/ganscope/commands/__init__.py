@@ -7,6 +7,9 @@ import typer
 
 def register_all(app: typer.Typer) -> None:
     """Add every feature's subcommands to the ``ganscope`` app."""
+    from ganscope.commands import intervene
+
+    intervene.register(app)
     from ganscope.commands import report
 
     report.register(app)

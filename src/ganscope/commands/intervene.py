@@ -1,0 +1,283 @@
+"""CLI for interventions: ablate, insert, ace, optimize, rank-mask, context (see ganscope.intervene)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import torch
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ganscope.cli import default_device, handle_errors
+from ganscope.intervene import Lab, Region
+from ganscope.io import GanscopeError, write_json
+from ganscope.results import Results
+
+Model = Annotated[str, typer.Option(help="Generator spec: demo, NAME:PATH or package.module:callable.")]
+Segmenter = Annotated[str, typer.Option(help="Segmenter spec: demo or package.module:callable.")]
+Layer = Annotated[str, typer.Option("--layer", "-l", help="The layer whose units are edited.")]
+UnitList = Annotated[str, typer.Option(help="Comma-separated unit numbers, e.g. 3,17,42.")]
+Top = Annotated[int, typer.Option(help="Use the top N units by IoU for --concept (needs --results).")]
+Concept = Annotated[str, typer.Option(help="Concept name, as the segmenter calls it.")]
+ResultsDir = Annotated[Path | None, typer.Option(help="Dissection results directory (IoU ranking, insertion values).")]
+Value = Annotated[str, typer.Option(help="Insertion value: one number or one per unit (default: from --results).")]
+ValueRule = Annotated[str, typer.Option(help="Insertion values from --results: p99.5 (default) or mean+3std.")]
+Samples = Annotated[int, typer.Option(help="Number of samples.")]
+Seed = Annotated[int, typer.Option(help="Sample i uses latent(seed, i).")]
+Mask = Annotated[Path | None, typer.Option(help="PNG mask (image size; white = region).")]
+Box = Annotated[str, typer.Option(help="Region box in image pixels: x0,y0,x1,y1.")]
+Out = Annotated[Path, typer.Option(help="Output directory.")]
+BatchSize = Annotated[int, typer.Option(help="Samples per batch.")]
+Device = Annotated[str, typer.Option(help="cpu or cuda (default: cuda when present).")]
+
+err_console = Console(stderr=True)
+
+
+def _ints(text: str, what: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise GanscopeError(f"{what} must be comma-separated integers, got {text!r}") from None
+
+
+def _lab(model: str, segmenter: str, layer: str, seed: int, batch_size: int, device: str) -> Lab:
+    from ganscope.models import load_generator
+    from ganscope.segmenters import load_segmenter
+
+    device = device or default_device()
+    seg = load_segmenter(segmenter)
+    if hasattr(seg, "to"):
+        seg.to(device)
+    return Lab(load_generator(model).to(device), seg, layer, seed, batch_size, device)
+
+
+def _results(directory: Path | None, why: str) -> Results:
+    if directory is None:
+        raise GanscopeError(f"{why} needs --results DIR (a dissection of this model)")
+    return Results.load(directory)
+
+
+def _units(units: str, top: int, concept: str, results: Path | None, layer: str) -> list[int]:
+    if units and top:
+        raise GanscopeError("give --units or --top, not both")
+    if top:
+        return _results(results, "--top").top_units(layer, concept, top)
+    if not units:
+        raise GanscopeError("give the units: --units 1,2,3 or --top N --results DIR")
+    return _ints(units, "--units")
+
+
+def _values(value: str, rule: str, results: Path | None, layer: str, units: list[int]) -> torch.Tensor:
+    from ganscope.intervene import insertion_values
+
+    if value:
+        try:
+            numbers = [float(v) for v in value.split(",")]
+        except ValueError:
+            raise GanscopeError(f"--value must be numbers, got {value!r}") from None
+        if len(numbers) not in (1, len(units)):
+            raise GanscopeError(f"--value has {len(numbers)} numbers for {len(units)} units")
+        return torch.tensor(numbers)
+    return insertion_values(_results(results, "insertion (no --value)"), layer, units, rule)
+
+
+def _image_size(lab: Lab) -> tuple[int, int]:
+    (_, prefix), = lab.prefixes([0])
+    return tuple(lab.finish(prefix).shape[2:])
+
+
+def _region(lab: Lab, mask: Path | None, box: str) -> Region | None:
+    if mask is not None and box:
+        raise GanscopeError("give --mask or --box, not both")
+    if mask is not None:
+        return Region.from_png(mask, _image_size(lab))
+    if box:
+        corners = _ints(box, "--box")
+        if len(corners) != 4:
+            raise GanscopeError(f"--box needs x0,y0,x1,y1, got {box!r}")
+        return Region.box(*corners, _image_size(lab))
+    return None
+
+
+def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    err_console.print(table)
+
+
+def _edit(kind: str, model: str, segmenter: str, layer: str, units: str, top: int, concept: str,
+          results: Path | None, value: str, value_rule: str, samples: int, seed: int, mask: Path | None, box: str,
+          out: Path, device: str) -> None:
+    """Shared body of ``ablate`` and ``insert``: originals above, edited images below."""
+    from ganscope.images import grid, save_png
+    from ganscope.intervene import ablation, generate, insertion
+
+    if samples < 1:
+        raise GanscopeError(f"--samples must be >= 1, got {samples}")
+    lab = _lab(model, segmenter, layer, seed, samples, device)
+    chosen = _units(units, top, concept, results, layer)
+    region = _region(lab, mask, box)
+    if kind == "ablate":
+        edit = ablation(layer, chosen, region)
+    else:
+        edit = insertion(layer, chosen, _values(value, value_rule, results, layer, chosen), region)
+    original, edited = generate(lab.generator, edit, lab.latents(range(samples)))
+    path = save_png(out / f"{kind}.png", grid(torch.cat([original, edited]), columns=samples))
+    typer.echo(f"{kind}: {path} (top row: original, bottom row: {kind} {layer} units {edit.units})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the intervention subcommands to ``app``."""
+
+    @app.command()
+    @handle_errors
+    def ablate(layer: Layer, units: UnitList = "", top: Top = 0, concept: Concept = "", results: ResultsDir = None,
+               samples: Samples = 8, seed: Seed = 0, mask: Mask = None, box: Box = "", model: Model = "demo",
+               segmenter: Segmenter = "demo", out: Out = Path("ablate-out"), device: Device = "") -> None:
+        """Set units of a layer to zero (everywhere or in a region) and save before/after images."""
+        _edit("ablate", model, segmenter, layer, units, top, concept, results, "", "p99.5", samples, seed, mask,
+              box, out, device)
+
+    @app.command()
+    @handle_errors
+    def insert(layer: Layer, units: UnitList = "", top: Top = 0, concept: Concept = "", results: ResultsDir = None,
+               value: Value = "", value_rule: ValueRule = "p99.5", samples: Samples = 8, seed: Seed = 0,
+               mask: Mask = None, box: Box = "", model: Model = "demo", segmenter: Segmenter = "demo",
+               out: Out = Path("insert-out"), device: Device = "") -> None:
+        """Set units of a layer to their insertion values (everywhere or in a region) and save images."""
+        _edit("insert", model, segmenter, layer, units, top, concept, results, value, value_rule, samples, seed,
+              mask, box, out, device)
+
+    @app.command()
+    @handle_errors
+    def ace(layer: Layer, concept: Concept, units: UnitList = "", top: Top = 0, results: ResultsDir = None,
+            value: Value = "", value_rule: ValueRule = "p99.5", samples: Samples = 100, seed: Seed = 0,
+            mask: Mask = None, box: Box = "",
+            curve: Annotated[bool, typer.Option(help="Also the top-n removal curve (IoU ranking), to --out.")] = False,
+            out: Out = Path("ace-out"), as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+            model: Model = "demo", segmenter: Segmenter = "demo", batch_size: BatchSize = 16,
+            device: Device = "") -> None:
+        """Average causal effect of a unit set on a concept (inserted minus ablated), with a 95 % interval."""
+        from ganscope.intervene import ace as run_ace
+        from ganscope.intervene import removal_curve
+        from ganscope.intervene.plots import plot_curve
+
+        lab = _lab(model, segmenter, layer, seed, batch_size, device)
+        lab.concept(concept)
+        chosen = _units(units, top, concept, results, layer)
+        result = run_ace(lab, chosen, concept, samples, _values(value, value_rule, results, layer, chosen),
+                         _region(lab, mask, box))
+        data = {"model": model, **result.to_json()}
+        if curve:
+            ranking = _results(results, "--curve").top_units(layer, concept, 64)
+            points = removal_curve(lab, ranking, concept, samples)
+            write_json(out / "curve.json", points.to_json())
+            data["curve"] = str(plot_curve(points, out / "curve.png"))
+            _table(f"removing the top-n {layer} units by IoU: {concept}", ["n", "ablated", "removed", "95% CI"],
+                   [[str(p.n), f"{p.ablated:.4f}", f"{p.drop:.1%}", f"[{p.effect_ci[0]:.4f}, {p.effect_ci[1]:.4f}]"]
+                    for p in points.points])
+        if as_json:
+            typer.echo(json.dumps(data))
+            return
+        _table(f"{concept}: {layer} units {result.units}, {samples} samples", ["", "mean", "95% CI"], [
+            ["baseline", f"{result.baseline:.4f}", ""], ["ablated", f"{result.ablated:.4f}", ""],
+            ["inserted", f"{result.inserted:.4f}", ""],
+            ["ACE (inserted - ablated)", f"{result.ace:.4f}", "[{:.4f}, {:.4f}]".format(*result.ace_ci)],
+            ["ablation (baseline - ablated)", f"{result.ablation_effect:.4f}",
+             "[{:.4f}, {:.4f}]".format(*result.ablation_ci)]])
+
+    @app.command()
+    @handle_errors
+    def optimize(layer: Layer, concept: Concept, results: ResultsDir = None, samples: Samples = 32,
+                 held_out: Annotated[int, typer.Option(help="Held-out samples for the ACE comparison.")] = 32,
+                 steps: Annotated[int, typer.Option(help="Adam steps (one batch each).")] = 200,
+                 penalty: Annotated[float, typer.Option(help="lambda, the weight of ||alpha||_2.")] = 0.01,
+                 lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 0.05,
+                 mode: Annotated[str, typer.Option(help="insert (h' = (1-a)h + ak) or ablate (k = 0).")] = "insert",
+                 sizes: Annotated[str, typer.Option(help="Top-n sizes to compare.")] = "1,2,4,8,16,32",
+                 value_rule: ValueRule = "p99.5", seed: Seed = 0, out: Out = Path("optimize-out"),
+                 model: Model = "demo", segmenter: Segmenter = "demo", batch_size: BatchSize = 16,
+                 device: Device = "") -> None:
+        """Train a continuous unit mask alpha for a concept; compare its top-n with IoU's top-n by ACE."""
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from ganscope.intervene import compare_rankings, insertion_values, optimise_alpha
+        from ganscope.intervene.plots import plot_comparison
+
+        res = _results(results, "optimize")
+        lab = _lab(model, segmenter, layer, seed, batch_size, device)
+        lab.concept(concept)
+        if layer not in res.layers:
+            raise GanscopeError(f"layer {layer!r} was not dissected in {results}; layers are: {', '.join(res.layers)}")
+        units = res.layers[layer].shape[0]
+        values = insertion_values(res, layer, range(units), value_rule)
+        ns = _ints(sizes, "--sizes")
+        columns = TextColumn("optimize"), BarColumn(), TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn()
+        with Progress(*columns, console=err_console) as bar:
+            task = bar.add_task("optimize", total=steps, loss=0.0)
+            trained = optimise_alpha(lab, concept, values, samples, steps, penalty, lr, mode,
+                                     on_step=lambda step, loss: bar.update(task, completed=step, loss=loss))
+        comparison = compare_rankings(lab, concept, values, trained.ranking, res.top_units(layer, concept, units),
+                                      ns, held_out, start=samples)
+        write_json(out / "optimize.json", {**trained.to_json(), "comparison": comparison.to_json()})
+        plot = plot_comparison(comparison, concept, out / "optimize.png")
+        _table(f"ACE on {held_out} held-out samples: top-n by alpha vs by IoU", ["n", "alpha", "IoU"],
+               [[str(n), f"{a:.4f}", f"{i:.4f}"] for n, a, i in zip(ns, comparison.alpha_ace, comparison.iou_ace)])
+        typer.echo(f"top units by alpha: {trained.ranking[:16]}\nresults: {out / 'optimize.json'}, plot: {plot}")
+
+    @app.command("rank-mask")
+    @handle_errors
+    def rank_mask(layer: Layer, mask: Annotated[Path, typer.Option(help="PNG mask painted on the sample.")],
+                  index: Annotated[int, typer.Option(help="Sample index (with --seed).")] = 0, seed: Seed = 0,
+                  quantile: Annotated[float, typer.Option(help="Top fraction of each unit's pixels.")] = 0.01,
+                  results: Annotated[Path | None, typer.Option(help="Use this dissection's thresholds.")] = None,
+                  out: Out = Path("rank-mask-out"), model: Model = "demo", segmenter: Segmenter = "demo",
+                  device: Device = "") -> None:
+        """Rank units by the IoU of their top activations with a painted mask; zero the top 4/16/128."""
+        from ganscope.images import grid, save_png
+        from ganscope.intervene import rank_by_mask
+
+        lab = _lab(model, segmenter, layer, seed, 1, device)
+        region = Region.from_png(mask, _image_size(lab))
+        thresholds = None
+        if results is not None:
+            res = Results.load(results)
+            if layer not in res.layers:
+                raise GanscopeError(f"layer {layer!r} was not dissected in {results}")
+            thresholds = torch.tensor([u.threshold for u in res.layers[layer].units])
+        ranking, images = rank_by_mask(lab, index, region.mask, quantile, thresholds)
+        write_json(out / "ranking.json", ranking.to_json())
+        path = save_png(out / "rank-mask.png", grid(images, columns=len(images)))
+        _table(f"{layer} units by IoU with the mask", ["rank", "unit", "IoU"],
+               [[str(k + 1), str(u), f"{ranking.scores[u]:.4f}"] for k, u in enumerate(ranking.ranking[:10])])
+        typer.echo(f"images: {path} (original, top 4 / 16 / 128 units zeroed)\nranking: {out / 'ranking.json'}")
+
+    @app.command()
+    @handle_errors
+    def context(layer: Layer, concept: Concept, units: UnitList = "", top: Top = 0, results: ResultsDir = None,
+                value: Value = "", value_rule: ValueRule = "p99.5", samples: Samples = 16, seed: Seed = 0,
+                tile: Annotated[int, typer.Option(help="Region size in feature cells (tile x tile).")] = 2,
+                min_fraction: Annotated[float, typer.Option(help="Success: this share of the region.")] = 0.25,
+                out: Out = Path("context-out"), model: Model = "demo", segmenter: Segmenter = "demo",
+                batch_size: BatchSize = 16, device: Device = "") -> None:
+        """Insert units in a small region at every location; success rate by the concept that was there."""
+        from ganscope.intervene import context as run_context
+        from ganscope.intervene.plots import plot_context
+
+        lab = _lab(model, segmenter, layer, seed, batch_size, device)
+        lab.concept(concept)
+        chosen = _units(units, top, concept, results, layer)
+        result = run_context(lab, chosen, concept, _values(value, value_rule, results, layer, chosen), samples,
+                             tile, min_fraction)
+        write_json(out / "context.json", result.to_json())
+        plot = plot_context(result, out / "context.png")
+        _table(f"inserting {layer} units {chosen}: does {concept} appear?", ["before", "trials", "success", "mean"],
+               [[r.before, str(r.trials), f"{r.rate:.1%}", f"{r.mean_fraction:.3f}"] for r in result.rows])
+        typer.echo(f"results: {out / 'context.json'}, plot: {plot}")
+

@@ -1,0 +1,74 @@
+"""Matplotlib figures of intervention results, written as PNGs atomically (no pyplot, no display)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from ganscope.intervene.context import ContextResult
+from ganscope.intervene.effect import Curve
+from ganscope.intervene.optimize import Comparison
+from ganscope.io import write_bytes
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    return write_bytes(path, buffer.getvalue())
+
+
+def _errors(values: Sequence[float], cis: Sequence[Sequence[float]], scale: float = 1.0) -> list[list[float]]:
+    """Error bar lengths (below, above) from intervals."""
+    below = [(v - lo) * scale for v, (lo, _) in zip(values, cis)]
+    return [below, [(hi - v) * scale for v, (_, hi) in zip(values, cis)]]
+
+
+def plot_curve(curve: Curve, path: Path) -> Path:
+    """Concept pixels removed (% of baseline) against the number of top units ablated."""
+    fig = Figure(figsize=(5, 3.5))
+    ax = fig.add_subplot()
+    ns = [p.n for p in curve.points]
+    scale = 100 / curve.baseline if curve.baseline else 0.0
+    drops = [p.effect for p in curve.points]
+    ax.errorbar(ns, [d * scale for d in drops], yerr=_errors(drops, [p.effect_ci for p in curve.points], scale),
+                marker="o", capsize=3)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ns, [str(n) for n in ns])
+    ax.set_xlabel(f"top-n {curve.layer} units ablated (by {curve.ranking})")
+    ax.set_ylabel(f"{curve.concept} pixels removed (%)")
+    ax.set_title(f"{curve.concept}: baseline {curve.baseline:.1%} of pixels, {curve.samples} samples")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_comparison(comparison: Comparison, concept: str, path: Path) -> Path:
+    """ACE of top-n units by optimised alpha and by IoU."""
+    fig = Figure(figsize=(5, 3.5))
+    ax = fig.add_subplot()
+    for label, values, cis in (("optimised alpha", comparison.alpha_ace, comparison.alpha_ci),
+                               ("IoU", comparison.iou_ace, comparison.iou_ci)):
+        ax.errorbar(comparison.sizes, values, yerr=_errors(values, cis), marker="o", capsize=3, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(comparison.sizes, [str(n) for n in comparison.sizes])
+    ax.set_xlabel("top-n units")
+    ax.set_ylabel(f"ACE on {concept} (held-out samples)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_context(result: ContextResult, path: Path) -> Path:
+    """Insertion success rate by the concept that was under the tile."""
+    fig = Figure(figsize=(5, 3.5))
+    ax = fig.add_subplot()
+    rows = result.rows
+    ax.bar([r.before for r in rows], [100 * r.rate for r in rows])
+    for k, row in enumerate(rows):
+        ax.annotate(f"n={row.trials}", (k, 100 * row.rate), ha="center", va="bottom", fontsize=7)
+    ax.set_ylabel(f"{result.concept} appears (%)")
+    ax.set_xlabel("concept under the region before insertion")
+    ax.tick_params(axis="x", rotation=45)
+    return _save(fig, path)
