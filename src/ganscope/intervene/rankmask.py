@@ -1,9 +1,9 @@
 """Mask-driven ranking (the step-by-step walk-through): which units draw the painted thing?
 
 On one sample, each unit's activation is upsampled to the image size and thresholded
-at its top ``quantile`` level (on this sample; or at the dissection's thresholds when
-given); its score is the IoU of that binary map with the user's mask. Zeroing the best
-units everywhere should erase the painted object.
+at its top ``quantile`` level on this sample (a >= level, as in the walk-through; or
+a > t_u at the dissection's thresholds when given); its score is the IoU of that binary
+map with the user's mask. Zeroing the best units everywhere should erase the painted object.
 """
 
 from __future__ import annotations
@@ -37,11 +37,12 @@ def mask_iou(acts: torch.Tensor, mask: torch.Tensor, quantile: float = 0.01,
              thresholds: torch.Tensor | None = None) -> torch.Tensor:
     """IoU per unit of [upsampled acts (U, h, w) > threshold] with ``mask`` (H, W)."""
     up = upsample(acts, tuple(mask.shape)).flatten(1)  # (U, H*W)
-    if thresholds is None:
+    if thresholds is None:  # the walk-through's rule: a >= the sample's top-quantile level; constant units score 0
         if not 0 < quantile < 1:
             raise GanscopeError(f"--quantile must be in (0, 1), got {quantile}")
-        thresholds = up.quantile(1 - quantile, dim=1)
-    active = up > thresholds.to(up)[:, None]
+        active = (up >= up.quantile(1 - quantile, dim=1, keepdim=True)) & (up.amax(1) > up.amin(1))[:, None]
+    else:  # the dissection's rule: a > t_u
+        active = up > thresholds.to(up)[:, None]
     m = mask.flatten().to(up.device)[None]
     union = (active | m).sum(1).float()
     return (active & m).sum(1).float() / union.clamp(min=1)

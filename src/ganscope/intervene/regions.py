@@ -30,7 +30,7 @@ class Region:
     def from_array(cls, mask: np.ndarray | torch.Tensor, size: tuple[int, int] | None = None,
                    coverage: float = 0.5) -> Region:
         """A mask (H, W) of bools or numbers (nonzero = inside); resized to ``size`` (the image size) if given."""
-        tensor = torch.as_tensor(np.asarray(mask)).float()
+        tensor = torch.as_tensor(np.array(mask, dtype=np.float32))
         if tensor.dim() == 3:  # an RGB(A) array: any channel painted
             tensor = tensor.amax(-1)
         if tensor.dim() != 2:
