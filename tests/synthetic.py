@@ -72,7 +72,7 @@ class SyntheticSegmenter:
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
         """Soft labels (B, K + 1, H, W), differentiable: a softmax of minus the distance to each colour."""
         dist = ((images[:, None] - PALETTE.to(images)[None, :, :, None, None]) ** 2).sum(2)
-        return torch.softmax(-dist / 0.1, dim=1)
+        return torch.softmax(-dist, dim=1)
 
 
 def make_generator() -> SyntheticGenerator:
