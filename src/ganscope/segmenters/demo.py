@@ -64,6 +64,13 @@ class DemoSegmenter:
         logits[:, 0] = float("-inf")  # the world labels every pixel: never predict "unlabelled"
         return logits.argmax(1)
 
+    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """Soft labels (B, concepts, H, W) with gradients, for optimising interventions (``ganscope optimize``)."""
+        logits = self.net(images)
+        never = torch.zeros(logits.shape[1], dtype=torch.bool, device=logits.device)
+        never[0] = True  # as in segment(): never "unlabelled"
+        return torch.softmax(logits.masked_fill(never[None, :, None, None], float("-inf")), dim=1)
+
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """Pooled encoder features (B, C) used as the demo world's KID feature space."""
