@@ -13,3 +13,6 @@ def register_all(app: typer.Typer) -> None:
     from ganscope.commands import report
 
     report.register(app)
+    from ganscope.commands import models
+
+    models.register(app)

@@ -8,6 +8,8 @@ from torch import nn
 
 from ganscope.io import GanscopeError, load_weights
 from ganscope.models.demo import DemoGenerator
+from ganscope.models.proggan import proggan_generator
+from ganscope.models.stylegan2 import stylegan2_generator
 from ganscope.registry import Factory, resolve
 
 WEIGHTS = Path(__file__).parent / "weights"
@@ -23,7 +25,8 @@ def demo_generator(path: str | None = None) -> DemoGenerator:
     return gen.eval().requires_grad_(False)
 
 
-GENERATORS: dict[str, Factory] = {"demo": demo_generator}
+GENERATORS: dict[str, Factory] = {"demo": demo_generator, "proggan": proggan_generator,
+                                   "stylegan2": stylegan2_generator}
 
 
 def load_generator(spec: str) -> nn.Module:

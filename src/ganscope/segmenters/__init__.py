@@ -10,6 +10,7 @@ import torch
 from ganscope.io import GanscopeError, load_weights
 from ganscope.registry import Factory, resolve
 from ganscope.segmenters.demo import DemoSegmenter, DemoSegmenterNet
+from ganscope.segmenters.segformer import segformer_segmenter
 
 WEIGHTS = Path(__file__).parents[1] / "models" / "weights"
 CATEGORY_NAMES = ("object", "part", "material", "color")
@@ -32,7 +33,7 @@ def demo_segmenter(path: str | None = None) -> DemoSegmenter:
     return DemoSegmenter(net)
 
 
-SEGMENTERS: dict[str, Factory] = {"demo": demo_segmenter}
+SEGMENTERS: dict[str, Factory] = {"demo": demo_segmenter, "segformer": segformer_segmenter}
 
 
 def load_segmenter(spec: str) -> Any:

@@ -1,0 +1,100 @@
+"""Safe checkpoint reading for real models, and readable architecture mismatches.
+
+Pickle can run arbitrary code, so torch files are read with ``weights_only=True``
+(tensors, containers, numbers, strings, plus ``argparse.Namespace``, which the
+StyleGAN2 port stores as ``args`` in training checkpoints). Anything else is refused
+unless the user opts in with ``trust=true`` / ``--trust-checkpoint``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganscope.io import GanscopeError, load_weights
+
+SAFE_GLOBALS = [argparse.Namespace]
+TRUST_HINT = ("if you trust its source, load it with trust=true in the spec (e.g. proggan:PATH?trust=true) "
+              "or convert it once: ganscope convert PATH OUT.safetensors --trust-checkpoint")
+
+
+def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
+    """Read a .safetensors file or a torch checkpoint, refusing pickled code unless trusted."""
+    path = Path(path)
+    if not path.is_file():
+        raise GanscopeError(f"checkpoint not found: {path}")
+    if path.suffix == ".safetensors":
+        return load_weights(path)
+    try:
+        if trust:
+            return torch.load(path, map_location="cpu", weights_only=False)
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if trust:
+            raise GanscopeError(f"cannot unpickle {path}: {_first_line(err)}") from err
+        raise GanscopeError(f"{path} needs pickle to load ({_needed_global(err)}), which can run code; "
+                            f"{TRUST_HINT}") from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
+        raise GanscopeError(f"cannot read checkpoint {path}: the file is truncated or not a PyTorch checkpoint "
+                            f"({_first_line(err)})") from err
+
+
+def flatten(state: Any, prefix: str = "") -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Nested dicts of tensors -> dotted keys; also the keys of entries that are not tensors."""
+    tensors: dict[str, torch.Tensor] = {}
+    skipped: list[str] = []
+    if isinstance(state, torch.Tensor):
+        return {prefix.rstrip("."): state}, skipped
+    if not isinstance(state, Mapping):
+        return tensors, [prefix.rstrip(".") or "<root>"]
+    for key, value in state.items():
+        sub_tensors, sub_skipped = flatten(value, f"{prefix}{key}.")
+        tensors.update(sub_tensors)
+        skipped.extend(sub_skipped)
+    return tensors, skipped
+
+
+def subtree(tensors: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The entries under ``prefix.``, with the prefix removed (empty when there are none)."""
+    start = prefix + "."
+    return {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)}
+
+
+def load_state(module: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
+    """Load a state dict exactly; on mismatch, say which keys are missing, unexpected or misshapen."""
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    misshapen = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
+                 if k in state and state[k].shape != v.shape]
+    if missing or unexpected or misshapen:
+        parts = [f"{label} ({len(keys)}): {_few(keys)}" for label, keys in
+                 (("missing", missing), ("unexpected", unexpected), ("wrong shape", misshapen)) if keys]
+        raise GanscopeError(f"{source} does not fit {type(module).__name__} (wrong architecture?): "
+                            + "; ".join(parts))
+    module.load_state_dict(dict(state))
+
+
+def _few(keys: list[str], limit: int = 4) -> str:
+    more = f", ... {len(keys) - limit} more" if len(keys) > limit else ""
+    return ", ".join(keys[:limit]) + more
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def _needed_global(err: BaseException) -> str:
+    """The 'GLOBAL x.y' line of torch's weights-only refusal, when it names one."""
+    for line in str(err).splitlines():
+        if "GLOBAL" in line or "Unsupported global" in line:
+            return line.strip().rstrip(".")
+    return "an object that is not a tensor"
