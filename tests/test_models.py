@@ -20,7 +20,7 @@ from ganscope.models import load_generator
 from ganscope.models.catalog import CatalogEntry, checkpoint_path
 from ganscope.models.fetch import fetch
 from ganscope.models.proggan import ProgressiveGenerator, sizes_from_state
-from ganscope.models.stylegan2 import StyleGAN2Generator, official_channels
+from ganscope.models.stylegan2 import ModulatedConv2d, StyleGAN2Generator, official_channels
 from ganscope.models.stylegan2_ops import make_kernel, upfirdn2d
 from ganscope.segmenters import load_segmenter
 
@@ -160,12 +160,33 @@ def test_stylegan2_round_trip(stylegan2_file: Path) -> None:
     assert not torch.allclose(images, load_generator(f"stylegan2:{stylegan2_file}?truncation=1")(z))
 
 
-def test_stylegan2_without_latent_avg(tmp_path: Path, stylegan2_file: Path) -> None:
+def test_stylegan2_without_latent_avg_or_noise(tmp_path: Path, stylegan2_file: Path) -> None:
     state = torch.load(stylegan2_file, weights_only=False)["g_ema"]
-    torch.save({"g_ema": state}, tmp_path / "noavg.pt")
-    first = load_generator(f"stylegan2:{tmp_path / 'noavg.pt'}")
-    second = load_generator(f"stylegan2:{tmp_path / 'noavg.pt'}")
+    torch.save({"g_ema": {k: v for k, v in state.items() if not k.startswith("noises.")}}, tmp_path / "old.pt")
+    first = load_generator(f"stylegan2:{tmp_path / 'old.pt'}")
+    second = load_generator(f"stylegan2:{tmp_path / 'old.pt'}")
     assert torch.equal(first.latent_avg, second.latent_avg) and first.latent_avg.abs().sum() > 0
+    z = torch.randn(2, 32)
+    assert torch.equal(first(z), second(z))
+
+
+@pytest.mark.parametrize("upsample", [False, True])
+def test_modulated_conv_matches_per_sample_conv(upsample: bool) -> None:
+    """The batched grouped conv equals modulating, demodulating and convolving each sample on its own."""
+    conv = randomise(ModulatedConv2d(4, 5, 3, 8, upsample=upsample))
+    x, w = torch.randn(3, 4, 6, 6), torch.randn(3, 8)
+    rows = []
+    for xi, wi in zip(x, w):
+        weight = conv.scale * conv.weight[0] * conv.modulation(wi[None]).view(1, 4, 1, 1)
+        weight = weight / weight.pow(2).sum([1, 2, 3], keepdim=True).add(1e-8).sqrt()
+        if upsample:
+            out = torch.nn.functional.conv_transpose2d(xi[None], weight.transpose(0, 1), stride=2)
+            rows.append(upfirdn2d(out, make_kernel() * 4, pad=(1, 1)))
+        else:
+            rows.append(torch.nn.functional.conv2d(xi[None], weight, padding=1))
+    out = conv(x, w)
+    assert out.shape == (3, 5, 12 if upsample else 6, 12 if upsample else 6)
+    assert torch.allclose(out, torch.cat(rows), atol=1e-5)
 
 
 def test_upfirdn2d_upsample_keeps_constants() -> None:

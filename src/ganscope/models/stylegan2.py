@@ -224,6 +224,10 @@ def generator_from_state(tensors: Mapping[str, torch.Tensor], source: str = "sta
     """Build from a flat checkpoint: ``g_ema.*`` (or bare generator keys) and optional ``latent_avg``."""
     state = subtree(tensors, "g_ema") or {k: v for k, v in tensors.items() if k != "latent_avg"}
     gen = StyleGAN2Generator(*architecture_from_state(state), truncation=truncation)
+    if "noises.noise_0" not in state:  # older versions of the port kept no noise buffers: draw fixed ones
+        noise = torch.Generator().manual_seed(0)
+        state |= {k: torch.randn(v.shape, generator=noise) for k, v in gen.state_dict().items()
+                  if k.startswith("noises.")}
     load_state(gen, state, source)
     latent_avg = tensors.get("latent_avg")
     gen.latent_avg.copy_(latent_avg.reshape(-1) if latent_avg is not None else gen.mean_latent())
