@@ -261,6 +261,12 @@ def test_truncated_checkpoint(tmp_path: Path, proggan_file: Path) -> None:
     (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
     with pytest.raises(GanscopeError, match="truncated"):
         load_generator(f"proggan:{tmp_path / 'cut.pth'}")
+    legacy = tmp_path / "legacy.pth"  # the pre-zip format of older .pth files
+    torch.save(torch.load(proggan_file, weights_only=True), legacy, _use_new_zipfile_serialization=False)
+    assert load_generator(f"proggan:{legacy}").latent_shape == (32,)
+    legacy.write_bytes(legacy.read_bytes()[:2000])
+    with pytest.raises(GanscopeError, match="truncated"):
+        load_generator(f"proggan:{legacy}")
 
 
 def test_pickle_needs_trust(tmp_path: Path, proggan_file: Path) -> None:

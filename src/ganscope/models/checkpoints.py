@@ -38,10 +38,11 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if trust:
-            raise GanscopeError(f"cannot unpickle {path}: {_first_line(err)}") from err
-        raise GanscopeError(f"{path} needs pickle to load ({_needed_global(err)}), which can run code; "
-                            f"{TRUST_HINT}") from err
+        if not trust and "weights only" in str(err).lower():
+            raise GanscopeError(f"{path} needs pickle to load ({_needed_global(err)}), which can run code; "
+                                f"{TRUST_HINT}") from err
+        raise GanscopeError(f"cannot read checkpoint {path}: the file is truncated or corrupt "
+                            f"({_first_line(err)})") from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
         raise GanscopeError(f"cannot read checkpoint {path}: the file is truncated or not a PyTorch checkpoint "
                             f"({_first_line(err)})") from err
