@@ -197,7 +197,7 @@ def register(app: typer.Typer) -> None:
     def optimize(layer: Layer, concept: Concept, results: ResultsDir = None, samples: Samples = 32,
                  held_out: Annotated[int, typer.Option(help="Held-out samples for the ACE comparison.")] = 32,
                  steps: Annotated[int, typer.Option(help="Adam steps (one batch each).")] = 200,
-                 penalty: Annotated[float, typer.Option(help="lambda, the weight of ||alpha||_2.")] = 0.01,
+                 penalty: Annotated[float, typer.Option(help="lambda, the weight of ||alpha||_2.")] = 0.05,
                  lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 0.05,
                  mode: Annotated[str, typer.Option(help="insert (h' = (1-a)h + ak) or ablate (k = 0).")] = "insert",
                  sizes: Annotated[str, typer.Option(help="Top-n sizes to compare.")] = "1,2,4,8,16,32",

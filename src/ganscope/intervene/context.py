@@ -70,6 +70,7 @@ def context(lab: Lab, units: Sequence[int], concept: str, values: torch.Tensor |
             edit = Intervention(lab.layer, list(units), values, Region(cells > 0))
             after = lab.labels(lab.finish(prefix, edit(prefix.acts)))
             pixels = torch.nn.functional.interpolate(cells[None, None], size=after.shape[1:], mode="nearest")[0, 0]
+            pixels = pixels.to(after.device)
             majority = before[:, pixels > 0].mode(dim=1).values
             for label, share in zip(majority.tolist(), fractions(after == c, pixels).tolist()):
                 trials[label].append(share)

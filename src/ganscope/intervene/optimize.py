@@ -38,7 +38,7 @@ class Optimised:
 
 
 def optimise_alpha(lab: Lab, concept: str, values: torch.Tensor, samples: int, steps: int = 200,
-                   penalty: float = 0.01, lr: float = 0.05, mode: str = "insert", region: Region | None = None,
+                   penalty: float = 0.05, lr: float = 0.05, mode: str = "insert", region: Region | None = None,
                    on_step: Callable[[int, float], None] | None = None) -> Optimised:
     """Train alpha over samples [0, samples) (cycling their batches); returns alpha and the ranking."""
     if mode not in ("insert", "ablate"):
