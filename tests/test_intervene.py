@@ -367,6 +367,9 @@ def test_cli_commands_write_their_outputs(small_results, tmp_path):
         ("optimize.json", ["optimize", "--layer", "layer1", "--concept", "beta", *res, "--samples", "8",
                            "--held-out", "4", "--steps", "20", "--sizes", "1,2"]),
         ("ranking.json", ["rank-mask", "--layer", "layer1", "--mask", str(tmp_path / "mask.png"), "--index", "2"]),
+        ("rank-mask.png", ["rank-mask", "--layer", "layer1", "--mask", str(tmp_path / "mask.png"), *res]),
+        ("curve.json", ["ace", "--layer", "layer1", "--concept", "beta", "--units", "1", *res, "--samples", "4",
+                        "--mask", str(tmp_path / "mask.png"), "--curve"]),
         ("context.json", ["context", "--layer", "layer1", "--concept", "alpha", "--units", "0", "--value", "1",
                           "--samples", "4"]),
     ]
