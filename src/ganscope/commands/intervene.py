@@ -33,7 +33,7 @@ Out = Annotated[Path, typer.Option(help="Output directory.")]
 BatchSize = Annotated[int, typer.Option(help="Samples per batch.")]
 Device = Annotated[str, typer.Option(help="cpu or cuda (default: cuda when present).")]
 
-err_console = Console(stderr=True)
+console, err_console = Console(), Console(stderr=True)
 
 
 def _ints(text: str, what: str) -> list[int]:
@@ -102,13 +102,14 @@ def _region(lab: Lab, mask: Path | None, box: str) -> Region | None:
     return None
 
 
-def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+def _table(title: str, columns: list[str], rows: list[list[str]], stderr: bool = False) -> None:
+    """A rich table on stdout (stderr when stdout carries JSON)."""
     table = Table(title=title)
     for column in columns:
         table.add_column(column)
     for row in rows:
         table.add_row(*row)
-    err_console.print(table)
+    (err_console if stderr else console).print(table)
 
 
 def _edit(kind: str, model: str, segmenter: str, layer: str, units: str, top: int, concept: str,
@@ -181,7 +182,7 @@ def register(app: typer.Typer) -> None:
             data["curve"] = str(plot_curve(points, out / "curve.png"))
             _table(f"removing the top-n {layer} units by IoU: {concept}", ["n", "ablated", "removed", "95% CI"],
                    [[str(p.n), f"{p.ablated:.4f}", f"{p.drop:.1%}", f"[{p.effect_ci[0]:.4f}, {p.effect_ci[1]:.4f}]"]
-                    for p in points.points])
+                    for p in points.points], stderr=as_json)
         if as_json:
             typer.echo(json.dumps(data))
             return
