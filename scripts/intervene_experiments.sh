@@ -34,3 +34,4 @@ PY
 $G rank-mask --layer layer4 --mask $O/tree_mask.png --index "$INDEX" --device cpu --out $O/rank-mask
 # context: door units inserted in 2x2-cell (16x16 pixel) tiles
 $G context --layer layer4 --concept door --top 8 --results $D --samples 32 --tile 2 --device cpu --out $O/context
+.venv/bin/python scripts/intervene_summary.py > /dev/null  # figures into docs/experiments.md

@@ -1,0 +1,130 @@
+"""Write the measured intervention figures (docs/intervene/*.json) into docs/experiments.md.
+
+Run after scripts/intervene_experiments.sh. Only the text between the intervene markers
+is replaced, so other sections of the file are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+DOCS = Path("docs")
+OUT = DOCS / "intervene"
+BEGIN, END = "<!-- intervene:begin -->", "<!-- intervene:end -->"
+
+
+def load(name: str) -> dict:
+    return json.loads((OUT / name).read_text())
+
+
+def ci(pair: list[float], scale: float = 1.0, digits: int = 3) -> str:
+    return f"[{pair[0] * scale:.{digits}f}, {pair[1] * scale:.{digits}f}]"
+
+
+def training_step() -> str:
+    path = Path("runs/demo/generator.ckpt")
+    if not path.is_file():
+        return "unknown"
+    return str(torch.load(path, map_location="cpu", weights_only=True)["step"])
+
+
+def section() -> str:
+    ace, curve, opt, rank, ctx = (load(n) for n in ("ace_tree.json", "curve/curve.json", "optimize/optimize.json",
+                                                    "rank-mask/ranking.json", "context/context.json"))
+    drop20 = ace["ablation_effect"] / ace["baseline"] if ace["baseline"] else 0.0
+    comp = opt["comparison"]
+    top_scores = ", ".join(f"{rank['scores'][u]:.3f}" for u in rank["ranking"][:4])
+    lines = [
+        BEGIN,
+        "## Interventions on the demo generator",
+        "",
+        f"Measured with `scripts/intervene_experiments.sh` then `scripts/intervene_summary.py`, on the demo "
+        f"generator weights of training step {training_step()}, layer `layer4` (128 units at 8 x 8), dissected "
+        "on 400 samples (seed 0). Re-run both scripts to refresh every figure below.",
+        "",
+        "### ACE of the top-20 tree units",
+        "",
+        "`ganscope ace --layer layer4 --concept tree --top 20 --results DIR --samples 200 --json`",
+        "",
+        "| | tree pixel fraction | 95 % CI |",
+        "|---|---|---|",
+        f"| baseline | {ace['baseline']:.4f} | |",
+        f"| top-20 ablated | {ace['ablated']:.4f} | |",
+        f"| top-20 inserted (99.5th-percentile values) | {ace['inserted']:.4f} | |",
+        f"| ACE (inserted - ablated) | {ace['ace']:.4f} | {ci(ace['ace_ci'], digits=4)} |",
+        f"| ablation effect (baseline - ablated) | {ace['ablation_effect']:.4f} | {ci(ace['ablation_ci'], digits=4)} |",
+        "",
+        f"Removing the top 20 tree units removes **{drop20:.1%}** of the tree pixels (target: >= 50 %).",
+        "",
+        "### Removal curve (top-n tree units by IoU, n = 1 ... 64)",
+        "",
+        f"`--curve` on the same command; {curve['samples']} samples, baseline {curve['baseline']:.2%} tree pixels.",
+        "",
+        "| n | tree fraction | removed | 95 % CI of removed (pixel fraction) |",
+        "|---|---|---|---|",
+        *(f"| {p['n']} | {p['ablated']:.4f} | {p['drop']:.1%} | {ci(p['effect_ci'], digits=4)} |"
+          for p in curve["points"]),
+        "",
+        "![removal curve](intervene/curve/curve.png)",
+        "",
+        "### Optimised unit sets vs IoU ranking",
+        "",
+        f"`ganscope optimize --layer layer4 --concept tree --samples 64 --held-out 100 --steps {opt['steps']}` "
+        f"(insertion mode, lambda = {opt['penalty']}); ACE (inserted - ablated) of each top-n on held-out samples "
+        f"{comp['held_out'][0]}..{comp['held_out'][1] - 1}.",
+        "",
+        "| n | top-n by alpha | 95 % CI | top-n by IoU | 95 % CI |",
+        "|---|---|---|---|---|",
+        *(f"| {n} | {a:.4f} | {ci(aci, digits=4)} | {i:.4f} | {ci(ici, digits=4)} |"
+          for n, a, aci, i, ici in zip(comp["sizes"], comp["alpha_ace"], comp["alpha_ci"], comp["iou_ace"],
+                                       comp["iou_ci"])),
+        "",
+        f"Units with alpha > 0.5: {sum(a > 0.5 for a in opt['alpha'])} of {len(opt['alpha'])}; "
+        f"top units by alpha: {opt['ranking'][:8]}.",
+        "",
+        "![optimised vs IoU](intervene/optimize/optimize.png)",
+        "",
+        "### Mask-driven ranking (the step-by-step walk-through)",
+        "",
+        f"Sample {rank['index']} (seed {rank['seed']}): the mask is the segmenter's tree pixels on it "
+        "(`docs/intervene/tree_mask.png`). Units are ranked by the IoU of their top-1 % activation with the mask; "
+        "the figure shows the original, then the top 4, 16 and 128 units zeroed.",
+        "",
+        f"Top units: {rank['ranking'][:8]} (IoU {top_scores}, ...).",
+        "",
+        '<img src="intervene/rank-mask/rank-mask.png" width="520" alt="mask-driven ablation">',
+        "",
+        "### Context: where can doors be inserted?",
+        "",
+        f"`ganscope context --layer layer4 --concept door --top 8 --samples {ctx['samples']} --tile {ctx['tile']}`: "
+        f"units {ctx['units']} inserted in every {ctx['tile']} x {ctx['tile']}-cell tile (16 x 16 pixels); success "
+        f"when >= {ctx['min_fraction']:.0%} of the tile is labelled door afterwards.",
+        "",
+        "| concept before | trials | success rate | mean door fraction |",
+        "|---|---|---|---|",
+        *(f"| {r['before']} | {r['trials']} | {r['rate']:.1%} | {r['mean_fraction']:.3f} |" for r in ctx["rows"]),
+        "",
+        "![context](intervene/context/context.png)",
+        END,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    path = DOCS / "experiments.md"
+    text = path.read_text() if path.is_file() else "# Experiments\n\n"
+    new = section()
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + new + text[text.index(END) + len(END) + 1 :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + new
+    path.write_text(text)
+    sys.stdout.write(new)
+
+
+if __name__ == "__main__":
+    main()
