@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -119,3 +120,17 @@ def test_topk_keeps_highest_peaks():
     top.update(acts[:3], torch.arange(3))
     top.update(acts[3:], torch.arange(3, 6))
     assert top.indices[0].tolist() == [3, 1, 5]
+
+
+@pytest.mark.parametrize(("h", "w", "size"), [(4, 4, (16, 16)), (3, 5, (6, 20)), (8, 8, (8, 8)), (4, 4, (12, 12))])
+def test_block_upsampling_counts_equal_whole_map_counts(h: int, w: int, size: tuple[int, int]):
+    g = torch.Generator().manual_seed(h * w)
+    acts = torch.randn(5, 6, h, w, generator=g)
+    labels = torch.randint(0, 4, (5, *size), generator=g)
+    lo, hi = torch.quantile(acts.transpose(0, 1).flatten(1), 0.7, dim=1), torch.full((6,), 3.0)
+    fast, dense = JointHistogram(lo, hi, 64, 4), JointHistogram(lo, hi, 64, 4)
+    fast.update(acts, labels)
+    up = upsample(acts.flatten(0, 1), size).view(5, 6, *size)
+    dense.update(up, labels)  # already at label resolution: no interpolation involved
+    assert torch.equal(fast.counts, dense.counts)
+    assert dense.above()[:, 0].min() > 0

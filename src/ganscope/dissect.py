@@ -185,21 +185,28 @@ def _check_finite(what: str, tensor: torch.Tensor, indices: Sequence[int]) -> No
 
 
 def pilot_ranges(acts: torch.Tensor, size: tuple[int, int], cfg: DissectConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-unit histogram range (lo, hi) from pilot activations (P, units, h, w)."""
+    """Per-unit histogram range (lo, hi) from pilot activations (P, units, h, w).
+
+    lo estimates the level that the top ``tail_factor * quantile`` of upsampled pixels
+    reach, from the maps upsampled to at most twice their size (a stratified sample of
+    the bilinear values: the same interpolation, fewer positions). The range only sets
+    the resolution of the histogram; units whose threshold falls outside it are listed
+    in the results' ``tail_warnings``. For the IQR rule the range spans every value.
+    """
     tail = 1.0 if cfg.threshold == "iqr" else min(1.0, cfg.tail_factor * cfg.quantile)
+    h, w = acts.shape[2:]
+    grid = (min(size[0], 2 * h), min(size[1], 2 * w))
     units = acts.shape[1]
-    lo, hi = torch.empty(units), torch.empty(units)
-    step = max(1, (1 << 24) // (acts.shape[0] * size[0] * size[1]))
-    for start in range(0, units, step):
-        chunk = acts[:, start : start + step]
-        values = upsample(chunk.transpose(0, 1).flatten(0, 1), size).reshape(chunk.shape[1], -1)
-        n = values.shape[1]
-        rank = min(n, max(1, int(n * (1 - tail)) + 1))  # kthvalue is 1-based
-        low = values.kthvalue(rank, dim=1).values if tail < 1 else values.min(1).values
-        top = values.max(1).values
-        lo[start : start + step] = low
-        hi[start : start + step] = top + 0.25 * (top - low) + 1e-6
-    return lo, hi
+    top = acts.transpose(0, 1).flatten(1).amax(1).cpu()  # bilinear values never exceed the source maximum
+    lo = acts.transpose(0, 1).flatten(1).amin(1).cpu()
+    if tail < 1:
+        step = max(1, (1 << 24) // (acts.shape[0] * grid[0] * grid[1]))
+        for start in range(0, units, step):
+            chunk = acts[:, start : start + step]
+            values = upsample(chunk.transpose(0, 1).flatten(0, 1), grid).reshape(chunk.shape[1], -1)
+            rank = max(1, int(values.shape[1] * (1 - tail)) + 1)  # kthvalue is 1-based
+            lo[start : start + step] = values.kthvalue(min(rank, values.shape[1]), dim=1).values.cpu()
+    return lo, top + 0.25 * (top - lo) + 1e-6
 
 
 class Dissection:
