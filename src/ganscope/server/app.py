@@ -1,0 +1,170 @@
+"""The FastAPI app: JSON API, the original tool's ``/api/generate``, and the paint and unit-browser pages.
+
+``create_app(generator, segmenter, results)`` builds it; ``ganscope serve`` runs it under
+uvicorn. API docs (OpenAPI) are at ``/docs``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+from torch import nn
+
+from ganscope.io import GanscopeError
+from ganscope.results import Results
+from ganscope.server import schemas as s
+from ganscope.server.edits import PAINT_UNITS, legacy_edits, paint_edit, paint_layer
+from ganscope.server.errors import add_handlers
+from ganscope.server.limits import MAX_BODY_BYTES, BodyLimit
+from ganscope.server.service import ModelService, data_url
+
+STATIC = Path(__file__).parent / "static"
+PNG = {200: {"content": {"image/png": {}}, "description": "a PNG image"}}
+
+
+def create_app(generator: nn.Module, segmenter: Any, results: Results, *, device: str = "cpu",
+               layer: str | None = None, units: int = PAINT_UNITS, max_body: int = MAX_BODY_BYTES) -> FastAPI:
+    """The server for ``generator`` and its dissection ``results``.
+
+    ``layer`` and ``units`` set what painting a concept edits (default: the top 20 units
+    of the middle dissected layer). ``segmenter`` must be the one the results were dissected
+    with: its concepts are checked against theirs, so a palette never names the wrong labels.
+    """
+    if list(getattr(segmenter, "concepts", results.concept_names)) != results.concept_names:
+        raise GanscopeError(f"the segmenter's concepts differ from those of the results ({results.segmenter}); "
+                            "serve the results with the segmenter they were dissected with")
+    service = ModelService(generator, results, device)
+    layer = layer or paint_layer(generator, results)
+    if layer not in results.layers:
+        raise GanscopeError(f"paint layer {layer!r} was not dissected; layers are: {', '.join(results.layers)}")
+    app = FastAPI(title="ganscope", summary="GAN Dissection: dissection results, interventions, painting.",
+                  version="1")
+    app.add_middleware(BodyLimit, max_bytes=max_body)
+    add_handlers(app)
+    info = _info(results, layer, units)
+
+    def layer_result(name: str) -> Any:
+        if name not in results.layers:
+            raise HTTPException(404, f"layer {name!r} was not dissected; layers are: {', '.join(results.layers)}")
+        return results.layers[name]
+
+    def unit_result(name: str, unit: int) -> Any:
+        units_ = layer_result(name).units
+        if not 0 <= unit < len(units_):
+            raise HTTPException(404, f"unit {unit} is out of range: layer {name!r} has {len(units_)} units")
+        return units_[unit]
+
+    def strip_url(name: str, unit: int) -> str:
+        return f"/api/layers/{name}/units/{unit}/strip.png"
+
+    @app.get("/api/info", response_model=s.Info, tags=["results"])
+    def get_info() -> s.Info:
+        """Everything the pages need: layers, concepts with their units, paint defaults."""
+        return info
+
+    @app.get("/api/layers", response_model=list[s.LayerInfo], tags=["results"])
+    def get_layers() -> list[s.LayerInfo]:
+        return info.layers
+
+    @app.get("/api/concepts", response_model=list[s.ConceptInfo], tags=["results"])
+    def get_concepts() -> list[s.ConceptInfo]:
+        return info.concepts
+
+    @app.get("/api/layers/{name}/units", response_model=list[s.UnitSummary], tags=["results"])
+    def get_units(name: str, concept: str | None = None, n: int = Query(0, ge=0, le=100_000)) -> list[s.UnitSummary]:
+        """The layer's units; with ``concept``, its top ``n`` units by IoU for that concept (IoU for it)."""
+        result = layer_result(name)
+        if concept is None:
+            chosen = list(range(len(result.units)))[: n or None]
+            ious = [u.iou for u in result.units]
+        else:
+            chosen = results.top_units(name, concept, n or len(result.units))
+            ious = results.iou_table(name)[:, results.concept_names.index(concept)].tolist()
+        return [s.UnitSummary(unit=u, label=result.units[u].label, category=result.units[u].category,
+                              iou=ious[u], strip=strip_url(name, u)) for u in chosen]
+
+    @app.get("/api/layers/{name}/units/{unit}", response_model=s.UnitDetail, tags=["results"])
+    def get_unit(name: str, unit: int) -> s.UnitDetail:
+        """A unit's dissection data; its top images are at ``strip``."""
+        data = unit_result(name, unit).__dict__
+        return s.UnitDetail(layer=name, strip=strip_url(name, unit), **data)
+
+    @app.get("/api/layers/{name}/units/{unit}/strip.png", response_class=Response, responses=PNG, tags=["images"])
+    async def get_strip(name: str, unit: int) -> Response:
+        """The unit's top samples, its thresholded region outlined (as in the report)."""
+        unit_result(name, unit)
+        if f"{name}/topk_maps" not in results.tables:
+            raise HTTPException(404, f"the results hold no top-sample maps for layer {name!r}")
+        return Response(await service.call(service.unit_strip, name, unit), media_type="image/png")
+
+    @app.get("/api/samples", response_model=s.SampleList, tags=["images"])
+    def get_samples(start: int = Query(0, ge=0, le=2**31 - 1), count: int = Query(12, ge=1, le=256),
+                    seed: int | None = None) -> s.SampleList:
+        seed = results.seed if seed is None else seed
+        return s.SampleList(seed=seed, samples=[s.Sample(index=i, url=f"/api/samples/{i}.png?seed={seed}")
+                                                for i in range(start, start + count)])
+
+    @app.get("/api/samples/{index}.png", response_class=Response, responses=PNG, tags=["images"])
+    async def get_sample(index: int, seed: int | None = None) -> Response:
+        """Sample ``index`` (latent(seed, index)) without edits."""
+        if not 0 <= index < 2**31:
+            raise HTTPException(400, "index must be in 0 .. 2^31 - 1")
+        seed = results.seed if seed is None else seed
+        return Response(await service.call(service.sample_png, seed, index), media_type="image/png")
+
+    @app.post("/api/intervene", response_model=s.ImageResponse, tags=["interventions"])
+    async def intervene(request: s.InterveneRequest) -> s.ImageResponse:
+        """One sample with edits applied in order: draw (insert) or remove (ablate) units in a region.
+
+        The paint page sends its whole stroke history with each stroke (the server keeps no state).
+        """
+        edits = [e for e in (paint_edit(edit, results, layer, units) for edit in request.edits) if e is not None]
+        z = service.latents(results.seed if request.seed is None else request.seed, [request.index])
+        png = (await service.call(service.images, z, edits))[0]
+        return s.ImageResponse(image=data_url(png), width=results.image_size[1], height=results.image_size[0])
+
+    @app.post("/api/generate", response_model=s.GenerateResponse, tags=["compatibility"])
+    async def generate(request: s.GenerateRequest) -> s.GenerateResponse:
+        """The original GAN Dissection server's generate call: ``ids`` or ``zs``, with ``interventions``.
+
+        Masks are max-pooled to each layer's feature size (``maskpooling: "mean"`` blends by coverage).
+        Images come back as PNG data URLs in ``res[i].d``.
+        """
+        ids = request.ids
+        z = service.latents(results.seed, ids) if ids is not None else service.as_latents(request.zs or [])
+        edits = legacy_edits(request.interventions or [], generator)
+        pngs = await service.call(service.images, z, edits)
+        return s.GenerateResponse(request=request, res=[
+            s.GeneratedImage(id=ids[k] if ids is not None else None, d=data_url(png)) for k, png in enumerate(pngs)])
+
+    @app.get("/", include_in_schema=False)
+    def paint_page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/browse", include_in_schema=False)
+    def browse_page() -> FileResponse:
+        return FileResponse(STATIC / "browse.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.state.service = service
+    return app
+
+
+def _info(results: Results, layer: str, units: int) -> s.Info:
+    """The results' layers and concepts (units labelled with each, best IoU first)."""
+    layers = [s.LayerInfo(name=name, units=len(r.units), shape=r.shape, interpretable=r.interpretable)
+              for name, r in results.layers.items()]
+    concepts = []
+    for concept in results.concepts[1:]:
+        labelled = {name: [u.unit for u in sorted(r.units, key=lambda u: -u.iou)
+                           if u.label == concept["name"] and u.iou > results.iou_cutoff]
+                    for name, r in results.layers.items()}
+        concepts.append(s.ConceptInfo(name=concept["name"], category=concept.get("category", ""), units=labelled))
+    return s.Info(model=results.model, segmenter=results.segmenter,
+                  seed=results.seed, image_size=results.image_size,
+                  paint=s.PaintDefaults(layer=layer, units=units), layers=layers, concepts=concepts)
+

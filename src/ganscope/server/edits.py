@@ -1,0 +1,101 @@
+"""Client edits -> ``ganscope.intervene`` Interventions, and images with a chain of them applied.
+
+Each edit is one Intervention (h' = h + w (k - h)); edits are applied in order, so a later
+stroke paints over an earlier one exactly like the original tool's alpha compositing.
+Paint edits use a concept's top units by IoU in the paint layer (default: 20 units of the
+middle dissected layer): "remove" ablates them in the region, "draw" inserts them at
+their 99.5th-percentile activation.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from ganscope.intervene import Intervention, check_units, insertion_values
+from ganscope.io import GanscopeError
+from ganscope.results import Results
+from ganscope.server.masks import decode_mask, pooled, rasterise
+from ganscope.server.schemas import Edit, LegacyIntervention
+from ganscope.trace import TraceDict, get_module, layer_names
+
+PAINT_UNITS = 20
+
+
+def paint_layer(generator: nn.Module, results: Results) -> str:
+    """The middle dissected layer in the generator's order (e.g. layer6 of layer2, layer6, layer9)."""
+    order = {name: i for i, name in enumerate(layer_names(generator))}
+    layers = sorted(results.layers, key=lambda name: order.get(name, len(order)))
+    if not layers:
+        raise GanscopeError("the results hold no layers")
+    return layers[len(layers) // 2]
+
+
+def paint_edit(edit: Edit, results: Results, layer: str, units: int) -> Intervention | None:
+    """One paint edit as an Intervention on a dissected layer; None when its region is empty."""
+    layer = edit.layer or layer
+    if layer not in results.layers:
+        raise GanscopeError(f"layer {layer!r} was not dissected; layers are: {', '.join(results.layers)}")
+    size = results.image_size
+    if edit.strokes is not None:
+        region = pooled(rasterise([(s.points, s.radius) for s in edit.strokes], size))
+        if region is None:
+            raise GanscopeError(f"the strokes lie outside the {size[1]}x{size[0]} image")
+    elif edit.mask is not None:
+        region = pooled(decode_mask(edit.mask.bitstring, edit.mask.shape, edit.mask.bitbounds, size))
+        if region is None:
+            return None
+    else:
+        region = None
+    chosen = edit.units if edit.units is not None else results.top_units(layer, edit.concept, edit.top or units)
+    chosen = check_units(chosen, len(results.layers[layer].units), layer)
+    values = insertion_values(results, layer, chosen) if edit.mode == "draw" else None
+    return Intervention(layer, chosen, values, region, edit.strength)
+
+
+def legacy_edits(interventions: Sequence[LegacyIntervention], generator: nn.Module) -> list[Intervention]:
+    """The original server's interventions: per layer, one Intervention of its ablation records.
+
+    A later record for the same unit replaces an earlier one; records with alpha 0 do nothing.
+    """
+    edits = []
+    for record in interventions:
+        region = None
+        if record.mask is not None:
+            region = pooled(decode_mask(record.mask.bitstring, record.mask.shape, record.mask.bitbounds),
+                            record.maskpooling)
+            if region is None:
+                continue
+        by_layer: dict[str, dict[int, tuple[float, float]]] = defaultdict(dict)
+        for a in record.ablations:
+            alpha = 1.0 if a.alpha is None else a.alpha
+            by_layer[a.layer][a.unit] = (alpha, 0.0 if a.value is None else a.value)
+        for layer, units in by_layer.items():
+            get_module(generator, layer)
+            units = {u: av for u, av in units.items() if av[0] != 0}
+            if units:
+                alpha, value = torch.tensor(list(units.values())).T
+                edits.append(Intervention(layer, list(units), value, region, alpha))
+    return edits
+
+
+@torch.no_grad()
+def edited_images(generator: nn.Module, edits: Sequence[Intervention], z: torch.Tensor) -> torch.Tensor:
+    """Images for latents ``z`` with ``edits`` applied in order (any number of layers)."""
+    chains: dict[str, list[Intervention]] = defaultdict(list)
+    for edit in edits:
+        chains[edit.layer].append(edit)
+    with TraceDict(generator, [], edits={layer: _chain(chain) for layer, chain in chains.items()}, retain=False):
+        return generator(z)
+
+
+def _chain(edits: list[Intervention]) -> Callable[[torch.Tensor], torch.Tensor]:
+    def apply(acts: torch.Tensor) -> torch.Tensor:
+        for edit in edits:
+            acts = edit(acts)
+        return acts
+
+    return apply

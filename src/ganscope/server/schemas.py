@@ -1,0 +1,165 @@
+"""Request and response models of the HTTP API (they also make the OpenAPI schema at /docs)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ganscope.server.limits import MAX_EDITS, MAX_IMAGES, MAX_POINTS, MAX_UNITS
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors, so a misspelt option is reported instead of silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class LayerInfo(BaseModel):
+    name: str
+    units: int
+    shape: list[int] = Field(description="units, height, width of the layer's output")
+    interpretable: dict[str, int] = Field(description="interpretable units per concept category")
+
+
+class ConceptInfo(BaseModel):
+    name: str
+    category: str
+    units: dict[str, list[int]] = Field(description="per layer: units labelled with this concept, best IoU first")
+
+
+class PaintDefaults(BaseModel):
+    layer: str = Field(description="layer edited when an edit names none")
+    units: int = Field(description="top units (by IoU) used for a concept")
+
+
+class Info(BaseModel):
+    model: str
+    segmenter: str
+    seed: int
+    image_size: list[int]
+    paint: PaintDefaults
+    layers: list[LayerInfo]
+    concepts: list[ConceptInfo]
+
+
+class Sample(BaseModel):
+    index: int
+    url: str
+
+
+class SampleList(BaseModel):
+    seed: int
+    samples: list[Sample]
+
+
+class UnitSummary(BaseModel):
+    unit: int
+    label: str
+    category: str
+    iou: float = Field(description="IoU with the unit's label (or with the requested concept)")
+    strip: str = Field(description="URL of the unit's top samples with its region outlined")
+
+
+class UnitDetail(BaseModel):
+    layer: str
+    unit: int
+    threshold: float
+    label: str
+    category: str
+    iou: float
+    top_concepts: list[tuple[str, float]]
+    top_samples: list[int]
+    insertion_value: float
+    mean: float
+    std: float
+    strip: str
+
+
+class Stroke(Strict):
+    points: list[tuple[float, float]] = Field(min_length=1, max_length=MAX_POINTS,
+                                              description="(x, y) in image pixels")
+    radius: float = Field(gt=0, le=4096, description="brush radius in image pixels")
+
+
+class Mask(Strict):
+    """The original GAN Dissection mask record."""
+
+    bitstring: str = Field(description="'0'/'1' per pixel of the bitbounds box, row by row, or a PNG data URL")
+    shape: list[int] | None = Field(None, description="[height, width]; default: the PNG's or the image's size")
+    bitbounds: list[int] | None = Field(None, description="[y0, x0, y1, x1]; default: the whole shape")
+
+
+class Edit(Strict):
+    """Draw (insert) or remove (ablate) units inside a region; the units come from a concept or a list."""
+
+    mode: Literal["draw", "remove"]
+    concept: str | None = Field(None, description="use the concept's top units by IoU")
+    units: list[int] | None = Field(None, min_length=1, max_length=MAX_UNITS)
+    top: int | None = Field(None, ge=1, le=MAX_UNITS, description="how many top units of the concept")
+    layer: str | None = Field(None, description="default: the server's paint layer")
+    strength: float = Field(1.0, ge=0, le=1, description="blend: 0 = unchanged, 1 = full edit")
+    strokes: list[Stroke] | None = Field(None, max_length=MAX_EDITS)
+    mask: Mask | None = None
+
+    @model_validator(mode="after")
+    def _one_unit_source(self) -> Edit:
+        if (self.concept is None) == (self.units is None):
+            raise ValueError("give either concept or units")
+        if self.strokes is not None and self.mask is not None:
+            raise ValueError("give strokes or mask, not both (neither: everywhere)")
+        return self
+
+
+class InterveneRequest(Strict):
+    index: int = Field(ge=0, le=2**31 - 1, description="sample index: latent(seed, index)")
+    seed: int | None = Field(None, description="default: the dissection's seed")
+    edits: list[Edit] = Field(default_factory=list, max_length=MAX_EDITS, description="applied in order")
+
+
+class ImageResponse(BaseModel):
+    image: str = Field(description="PNG data URL")
+    width: int
+    height: int
+
+
+class Ablation(BaseModel):
+    """One unit's edit in the original format: h' = (1 - alpha) h + alpha value (extra keys ignored)."""
+
+    layer: str
+    unit: int
+    alpha: float | None = 1.0
+    value: float | None = 0.0
+
+
+class LegacyIntervention(BaseModel):
+    ablations: list[Ablation] = Field(default_factory=list, max_length=MAX_UNITS)
+    mask: Mask | None = None
+    maskpooling: Literal["max", "mean"] = "max"
+
+
+class GenerateRequest(BaseModel):
+    """The original GAN Dissection ``/api/generate`` request (``project`` and other keys are ignored)."""
+
+    ids: list[int] | None = Field(None, max_length=MAX_IMAGES)
+    zs: list[list[float]] | None = Field(None, max_length=MAX_IMAGES)
+    interventions: list[LegacyIntervention] | None = Field(None, max_length=MAX_EDITS)
+    project: str | None = None
+
+    @model_validator(mode="after")
+    def _ids_or_zs(self) -> GenerateRequest:
+        if (self.ids is None) == (self.zs is None):
+            raise ValueError("give either ids or zs")
+        if self.ids is not None and any(i < 0 for i in self.ids):
+            raise ValueError("ids must be >= 0")
+        return self
+
+
+class GeneratedImage(BaseModel):
+    id: int | None = None
+    d: str = Field(description="PNG data URL")
+
+
+class GenerateResponse(BaseModel):
+    request: GenerateRequest
+    res: list[GeneratedImage]

@@ -1,0 +1,100 @@
+"""The model behind the server: one generator, used by one request at a time, off the event loop.
+
+Every model call goes through ``ModelService.call``, which runs it in a worker thread
+under a lock: requests keep being accepted and parsed (and slow clients keep uploading)
+while one image is computed, and hooks of concurrent edits never mix on the shared
+generator. Sample images and unit strips are cached, since the pages ask for them often.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+from PIL import Image
+from starlette.concurrency import run_in_threadpool
+from torch import nn
+
+from ganscope.images import png_bytes, to_pil, to_uint8
+from ganscope.intervene import Intervention
+from ganscope.io import GanscopeError
+from ganscope.report.strips import SampleImages, compose, encode, regions, tile_size
+from ganscope.results import Results
+from ganscope.sampling import latents
+from ganscope.server.edits import edited_images
+
+T = TypeVar("T")
+CACHED_IMAGES = 256
+
+
+def data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+class ModelService:
+    """Generator + dissection results; every public method that runs the model is serialised."""
+
+    def __init__(self, generator: nn.Module, results: Results, device: str = "cpu"):
+        self.generator, self.results, self.device = generator.to(device), results, device
+        self.latent_shape = tuple(generator.latent_shape)
+        self._lock = threading.Lock()
+        self.sample_png = lru_cache(CACHED_IMAGES)(self._sample_png)
+        self.unit_strip = lru_cache(CACHED_IMAGES)(self._unit_strip)
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` in a worker thread, one at a time."""
+        return await run_in_threadpool(self._locked, fn, *args)
+
+    def _locked(self, fn: Callable[..., T], *args: Any) -> T:
+        with self._lock, torch.inference_mode():
+            return fn(*args)
+
+    def latents(self, seed: int, indices: Sequence[int]) -> torch.Tensor:
+        return latents(seed, indices, self.latent_shape)
+
+    def as_latents(self, zs: Sequence[Sequence[float]]) -> torch.Tensor:
+        """Client latents, flat or not, checked against the generator's latent size."""
+        size = int(np.prod(self.latent_shape))
+        bad = [len(z) for z in zs if len(z) != size]
+        if bad:
+            raise GanscopeError(f"each z must have {size} numbers (latent shape {list(self.latent_shape)}), "
+                                f"got {bad[0]}")
+        z = torch.tensor(zs, dtype=torch.float32).reshape(len(zs), *self.latent_shape)
+        if not torch.isfinite(z).all():
+            raise GanscopeError("zs must be finite numbers")
+        return z
+
+    def images(self, z: torch.Tensor, edits: Sequence[Intervention] = ()) -> list[bytes]:
+        """PNG bytes of each image for latents ``z`` with ``edits`` applied."""
+        out = edited_images(self.generator, edits, z.to(self.device))
+        return [png_bytes(to_pil(image)) for image in out]
+
+    def _sample_png(self, seed: int, index: int) -> bytes:
+        return self.images(self.latents(seed, [index]))[0]
+
+    def _unit_strip(self, layer: str, unit: int) -> bytes:
+        """The unit's top samples with its thresholded region outlined, as in the report."""
+        maps, indices = self.results.tables[f"{layer}/topk_maps"], self.results.tables[f"{layer}/topk_indices"]
+        threshold = torch.tensor([self.results.layers[layer].units[unit].threshold])
+        samples = GeneratedSamples(self, tile_size(self.results.image_size))
+        mask = regions(maps[unit : unit + 1], threshold, samples.tile)
+        return encode(compose(samples.stack(indices[unit : unit + 1].numpy()), mask)[0])
+
+
+class GeneratedSamples(SampleImages):
+    """The report's sample tiles, drawn by the served generator instead of read from disk."""
+
+    def __init__(self, service: ModelService, tile: tuple[int, int]):
+        super().__init__(Path(), tile)
+        self.service = service
+
+    def read(self, index: int) -> np.ndarray:
+        z = self.service.latents(self.service.results.seed, [index]).to(self.service.device)
+        image = Image.fromarray(to_uint8(edited_images(self.service.generator, [], z)[0]))
+        return np.asarray(image.resize(self.tile[::-1], Image.Resampling.BILINEAR))

@@ -1,0 +1,167 @@
+// The paint page: pick a sample, paint strokes of "draw X" / "remove X"; each stroke is one request
+// carrying the whole stroke history (the server is stateless), so undo and redo are just list edits.
+"use strict";
+
+const COLORS = {draw: "rgba(60, 200, 90, 0.45)", remove: "rgba(230, 60, 60, 0.45)"};
+const state = {info: null, index: null, history: [], redone: [], next: 0, shown: 0, stroke: null, samples: 0};
+const picture = document.getElementById("picture");
+const overlay = document.getElementById("overlay");
+const pen = overlay.getContext("2d");
+
+function mode() { return document.querySelector("input[name=mode]:checked").value; }
+function concept() { return document.querySelector("#palette button.selected")?.dataset.concept; }
+function brush() { return Number(document.getElementById("brush").value); }
+
+function show(src) {
+  picture.src = src;
+  document.getElementById("download").href = src;
+  picture.dataset.version = String(Number(picture.dataset.version) + 1);
+}
+
+function updateButtons() {
+  document.getElementById("undo").disabled = state.history.length === 0;
+  document.getElementById("redo").disabled = state.redone.length === 0;
+}
+
+async function render() {
+  // Newer requests win: a slow answer to an older history never replaces a newer image.
+  const ticket = ++state.next;
+  updateButtons();
+  if (state.history.length === 0) {
+    show(`/api/samples/${state.index}.png`);
+    state.shown = ticket;
+    showStatus(`sample ${state.index}`);
+    return;
+  }
+  showStatus("painting…");
+  const started = performance.now();
+  try {
+    const result = await api("/api/intervene", {index: state.index, edits: state.history});
+    if (ticket < state.shown) return;
+    state.shown = ticket;
+    show(result.image);
+    const seconds = ((performance.now() - started) / 1000).toFixed(2);
+    showStatus(`sample ${state.index}: ${state.history.length} stroke(s), ${seconds} s`);
+  } catch (error) {
+    showStatus(error.message, true);
+  }
+}
+
+function pick(index) {
+  state.index = index;
+  state.history = [];
+  state.redone = [];
+  document.querySelectorAll("#samples img").forEach(img => img.classList.toggle("selected", img.dataset.index === String(index)));
+  document.getElementById("download").download = `ganscope-${index}.png`;
+  render();
+}
+
+function addSamples(count) {
+  const grid = document.getElementById("samples");
+  for (let i = state.samples; i < state.samples + count; i++) {
+    const thumb = element("img", {src: `/api/samples/${i}.png`, alt: `sample ${i}`, "data-index": i, tabIndex: 0});
+    thumb.addEventListener("click", () => pick(i));
+    thumb.addEventListener("keydown", event => { if (event.key === "Enter") pick(i); });
+    grid.append(thumb);
+  }
+  state.samples += count;
+}
+
+function buildPalette(info) {
+  const palette = document.getElementById("palette");
+  for (const c of info.concepts) {
+    const button = element("button", {type: "button", text: c.name, title: c.category, "data-concept": c.name});
+    button.addEventListener("click", () => {
+      palette.querySelectorAll("button").forEach(b => b.classList.toggle("selected", b === button));
+    });
+    palette.append(button);
+  }
+  palette.querySelector("button")?.classList.add("selected");
+  document.getElementById("paint-note").textContent =
+    `each concept edits its top ${info.paint.units} units of ${info.paint.layer}`;
+}
+
+// Pointer events cover mouse, pen and touch; points are kept in image pixels.
+function imagePoint(event) {
+  const box = overlay.getBoundingClientRect();
+  const [height, width] = state.info.image_size;
+  return [(event.clientX - box.left) / box.width * width, (event.clientY - box.top) / box.height * height];
+}
+
+function drawPreview() {
+  const scale = overlay.width / state.info.image_size[1];
+  pen.clearRect(0, 0, overlay.width, overlay.height);
+  if (!state.stroke) return;
+  pen.strokeStyle = pen.fillStyle = COLORS[state.stroke.mode];
+  pen.lineWidth = 2 * state.stroke.radius * scale;
+  pen.lineCap = pen.lineJoin = "round";
+  pen.beginPath();
+  state.stroke.points.forEach(([x, y], k) => k ? pen.lineTo(x * scale, y * scale) : pen.moveTo(x * scale, y * scale));
+  if (state.stroke.points.length === 1) pen.lineTo(state.stroke.points[0][0] * scale + 0.01, state.stroke.points[0][1] * scale);
+  pen.stroke();
+}
+
+overlay.addEventListener("pointerdown", event => {
+  if (state.index === null || !concept()) return;
+  overlay.setPointerCapture(event.pointerId);
+  state.stroke = {mode: mode(), concept: concept(), radius: brush() / 2, points: [imagePoint(event)]};
+  drawPreview();
+});
+overlay.addEventListener("pointermove", event => {
+  if (!state.stroke) return;
+  state.stroke.points.push(imagePoint(event));
+  drawPreview();
+});
+function finishStroke() {
+  if (!state.stroke) return;
+  const {mode: m, concept: c, radius, points} = state.stroke;
+  state.stroke = null;
+  drawPreview();
+  state.history.push({mode: m, concept: c, strokes: [{points, radius}]});
+  state.redone = [];
+  render();
+}
+overlay.addEventListener("pointerup", finishStroke);
+overlay.addEventListener("pointercancel", () => { state.stroke = null; drawPreview(); });
+
+document.getElementById("undo").addEventListener("click", () => {
+  if (state.history.length) { state.redone.push(state.history.pop()); render(); }
+});
+document.getElementById("redo").addEventListener("click", () => {
+  if (state.redone.length) { state.history.push(state.redone.pop()); render(); }
+});
+document.getElementById("reset").addEventListener("click", () => pick(state.index));
+document.getElementById("more").addEventListener("click", () => addSamples(12));
+document.getElementById("brush").addEventListener("input", event => {
+  document.getElementById("brush-size").textContent = event.target.value;
+});
+document.addEventListener("keydown", event => {
+  if (!(event.ctrlKey || event.metaKey) || event.key.toLowerCase() !== "z") return;
+  event.preventDefault();
+  document.getElementById(event.shiftKey ? "redo" : "undo").click();
+});
+
+function sizeOverlay() {
+  overlay.width = overlay.clientWidth * devicePixelRatio;
+  overlay.height = overlay.clientHeight * devicePixelRatio;
+  drawPreview();
+}
+
+(async () => {
+  try {
+    state.info = await api("/api/info");
+    const [height, width] = state.info.image_size;
+    document.getElementById("stage").style.aspectRatio = `${width} / ${height}`;
+    const brushInput = document.getElementById("brush");
+    brushInput.max = String(Math.max(4, Math.round(width / 4)));
+    brushInput.value = String(Math.max(2, Math.round(width / 12)));
+    document.getElementById("brush-size").textContent = brushInput.value;
+    buildPalette(state.info);
+    addSamples(12);
+    sizeOverlay();
+    new ResizeObserver(sizeOverlay).observe(overlay);
+    pick(0);
+  } catch (error) {
+    showStatus(`cannot load the server's info: ${error.message}`, true);
+  }
+})();
