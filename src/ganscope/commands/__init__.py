@@ -16,3 +16,6 @@ def register_all(app: typer.Typer) -> None:
     from ganscope.commands import models
 
     models.register(app)
+    from ganscope.commands import server
+
+    server.register(app)
