@@ -75,6 +75,7 @@ def train_demo(
     device: Annotated[str, typer.Option(help="cpu or cuda (default: cuda when present).")] = "",
     threads: Annotated[int, typer.Option(help="CPU threads for torch (0: torch's default).")] = 0,
     checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 100,
+    r1_gamma: Annotated[float, typer.Option(help="R1 penalty weight on real images (generator training).")] = 4.0,
 ) -> None:
     """Train the demo generator or segmenter on the demo world, resumably."""
     from ganscope.train.demo import TrainConfig, train_generator, train_segmenter
@@ -85,7 +86,7 @@ def train_demo(
         run_dir=run_dir, steps=steps, batch=batch_size, lr=lr, export=export,
         device=device or default_device(), checkpoint_every=checkpoint_every,
     )
-    path = (train_generator if part is DemoPart.generator else train_segmenter)(cfg)
+    path = train_generator(cfg, r1_gamma=r1_gamma) if part is DemoPart.generator else train_segmenter(cfg)
     typer.echo(f"checkpoint: {path}")
 
 

@@ -106,6 +106,8 @@ class JointHistogram:
         device = activations.device
         labels = labels.to(device)
         self.label_counts += torch.bincount(labels.flatten(), minlength=self.concepts).cpu()
+        if self.concepts < torch.iinfo(torch.int16).max:
+            labels = labels.to(torch.int16)  # a quarter of the memory traffic when gathering label blocks
         lo = self.lo.to(device, torch.float32)
         # Padding pixels count under an extra concept and values below lo in bin 0; both
         # are dropped afterwards, which is cheaper than selecting the pixels to keep.
