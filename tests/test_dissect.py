@@ -58,7 +58,7 @@ def test_interrupted_run_resumes_to_the_same_result(generator, segmenter, tmp_pa
 
     first = Dissection(generator, segmenter, config(tmp_path / "ckpt"))
     with pytest.raises(KeyboardInterrupt):
-        first.run(on_batch=stop_after)
+        first.run(on_shard=stop_after)
     resumed = Dissection(generator, segmenter, config(tmp_path / "ckpt"))
     assert resumed.try_resume() and 0 < resumed.done < 30
     resumed.run()

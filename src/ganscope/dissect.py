@@ -3,8 +3,12 @@
 A short pilot over the first ``pilot`` samples fixes each unit's histogram range
 (for the quantile rule, from its top ``tail_factor * quantile`` level up; for the IQR
 rule, its whole range). The pilot's samples are then tallied like all others, so the
-generator and segmenter see every sample once. Tallies checkpoint every few batches;
-a re-run with the same arguments resumes and ends with the same result.
+generator and segmenter see every sample once. The remaining samples are cut into
+shards of ``checkpoint_every`` batches; an executor tallies each shard from empty
+tallies (in this process, or on Ray workers: ``ganscope.distributed``) and the shards'
+tallies merge as they arrive. The merged tallies and the tallied sample ranges are
+checkpointed after each shard; a re-run with the same arguments resumes and ends with
+the same result.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +31,7 @@ from ganscope.io import GanscopeError, load_checkpoint, save_checkpoint
 from ganscope.results import LayerResult, Results, UnitResult
 from ganscope.sampling import batches, latents
 from ganscope.segmenters import CATEGORY_NAMES, check_segmenter
+from ganscope.shards import Span, add_span, covered, gaps, split
 from ganscope.stats import JointHistogram, Moments, TopK, upsample
 from ganscope.trace import TraceDict, get_module
 
@@ -76,6 +82,15 @@ class DissectConfig:
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class TallyLayout:
+    """What an empty layer tally needs beyond the config: small enough to ship to every worker."""
+
+    lo: torch.Tensor  # per-unit histogram range fixed by the pilot
+    hi: torch.Tensor
+    map_shape: tuple[int, ...]  # (h, w) of the layer's activation maps
+
+
 @dataclass
 class LayerTally:
     """All streaming statistics of one layer; mergeable and checkpointable."""
@@ -83,6 +98,15 @@ class LayerTally:
     moments: Moments
     histogram: JointHistogram
     topk: TopK
+
+    @classmethod
+    def empty(cls, layout: TallyLayout, bins: int, concepts: int, k: int) -> LayerTally:
+        units = len(layout.lo)
+        histogram = JointHistogram(layout.lo, layout.hi, bins, concepts)
+        return cls(Moments(units), histogram, TopK(units, k, layout.map_shape))
+
+    def layout(self) -> TallyLayout:
+        return TallyLayout(self.histogram.lo, self.histogram.hi, tuple(self.topk.maps.shape[2:]))
 
     def update(self, acts: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor) -> None:
         self.moments.update(acts.transpose(0, 1).flatten(1))
@@ -209,6 +233,22 @@ def pilot_ranges(acts: torch.Tensor, size: tuple[int, int], cfg: DissectConfig) 
     return lo, top + 0.25 * (top - lo) + 1e-6
 
 
+class Executor(Protocol):
+    """Tallies shards somewhere; yields (shard, tallies) as each finishes, in any order."""
+
+    def map(self, dissection: Dissection, shards: list[Span], layouts: dict[str, TallyLayout],
+            on_samples: Callable[[int], None]) -> Iterator[tuple[Span, dict[str, LayerTally]]]: ...
+
+
+class InProcess:
+    """The trivial executor: shards one after another in this process, reporting progress per batch."""
+
+    def map(self, dissection: Dissection, shards: list[Span], layouts: dict[str, TallyLayout],
+            on_samples: Callable[[int], None]) -> Iterator[tuple[Span, dict[str, LayerTally]]]:
+        for span in shards:
+            yield span, dissection.tally_shard(span, layouts, on_samples)
+
+
 class Dissection:
     """Holds the observer and tallies for one run; ``run`` does the pass, ``results`` finishes."""
 
@@ -218,18 +258,26 @@ class Dissection:
         self.observe = Observer(generator, segmenter, cfg)
         self.segmenter = segmenter
         self.tallies: dict[str, LayerTally] = {}
-        self.done = 0  # samples [0, done) are tallied
+        self.tallied: list[Span] = []  # sample ranges merged into the tallies (sorted, disjoint)
         self.elapsed = 0.0
         self.image_size: list[int] = []
 
+    @property
+    def done(self) -> int:
+        """Number of samples tallied."""
+        return covered(self.tallied)
+
     # -- state --------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"fingerprint": self.cfg.fingerprint(), "done": self.done, "elapsed": self.elapsed,
-                "image_size": self.image_size, "tallies": {k: t.state_dict() for k, t in self.tallies.items()}}
+        return {"fingerprint": self.cfg.fingerprint(), "done": self.done, "tallied": [list(s) for s in self.tallied],
+                "elapsed": self.elapsed, "image_size": self.image_size,
+                "tallies": {k: t.state_dict() for k, t in self.tallies.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.tallies = {k: LayerTally.from_state(v) for k, v in state["tallies"].items()}
-        self.done, self.elapsed, self.image_size = state["done"], state["elapsed"], list(state["image_size"])
+        spans = state.get("tallied", [[0, state["done"]]])  # checkpoints before sharding tallied a prefix
+        self.tallied = [(int(a), int(b)) for a, b in spans]
+        self.elapsed, self.image_size = state["elapsed"], list(state["image_size"])
 
     def try_resume(self) -> bool:
         path = self.cfg.checkpoint
@@ -246,53 +294,74 @@ class Dissection:
             save_checkpoint(self.cfg.checkpoint, self.state_dict())
 
     # -- the pass -----------------------------------------------------------------
-    def new_tallies(self, pilot_acts: dict[str, torch.Tensor], size: tuple[int, int]) -> dict[str, LayerTally]:
-        tallies = {}
-        for name, acts in pilot_acts.items():
-            lo, hi = pilot_ranges(acts, size, self.cfg)
-            units = acts.shape[1]
-            tallies[name] = LayerTally(
-                Moments(units), JointHistogram(lo, hi, self.cfg.bins, self.observe.concepts),
-                TopK(units, self.cfg.topk, tuple(acts.shape[2:])),
-            )
+    def layouts(self) -> dict[str, TallyLayout]:
+        return {name: tally.layout() for name, tally in self.tallies.items()}
+
+    def empty_tallies(self, layouts: dict[str, TallyLayout]) -> dict[str, LayerTally]:
+        cfg = self.cfg
+        return {name: LayerTally.empty(layout, cfg.bins, self.observe.concepts, cfg.topk)
+                for name, layout in layouts.items()}
+
+    def tally_shard(self, span: Span, layouts: dict[str, TallyLayout],
+                    on_samples: Callable[[int], None] | None = None) -> dict[str, LayerTally]:
+        """Tallies of samples [start, stop) from empty ones: the unit of work of every executor."""
+        tallies = self.empty_tallies(layouts)
+        for idx in batches(range(*span), self.cfg.batch_size):
+            acts, labels, _ = self.observe(idx)
+            _update(tallies, idx, acts, labels)
+            if on_samples is not None:
+                on_samples(len(idx))
         return tallies
 
-    def run(self, on_batch: Callable[[int], None] | None = None) -> None:
-        """Tally all samples, resuming from the checkpoint when one matches."""
+    def pilot(self) -> None:
+        """Observe the first samples, fix each unit's histogram range from them, and tally them."""
+        cfg = self.cfg
+        span = (0, min(cfg.pilot, cfg.samples))
+        observed = [(idx, *self.observe(idx)) for idx in batches(range(*span), cfg.batch_size)]
+        images = observed[0][3]
+        self.image_size = [images.shape[2], images.shape[3]]
+        size = self.observe.seg_size(images)
+        layouts = {}
+        for name in cfg.layers:
+            acts = torch.cat([o[1][name].cpu() for o in observed])
+            layouts[name] = TallyLayout(*pilot_ranges(acts, size, cfg), tuple(acts.shape[2:]))
+        self.tallies = self.empty_tallies(layouts)
+        for idx, acts, labels, _ in observed:
+            _update(self.tallies, idx, acts, labels)
+        self.tallied = [span]
+
+    def run(self, on_shard: Callable[[int], None] | None = None, executor: Executor | None = None) -> None:
+        """Tally all samples, resuming from the checkpoint when one matches.
+
+        The pilot runs here; ``executor`` (default: in process) tallies the other shards.
+        Each arriving shard is merged and checkpointed, then ``on_shard(done)`` is called.
+        """
         cfg = self.cfg
         started = time.perf_counter()
         self.try_resume()
         with _progress(cfg.progress) as bar:
             task = bar.add_task("dissect", total=cfg.samples, completed=self.done)
             if not self.tallies:
-                pilot = list(range(min(cfg.pilot, cfg.samples)))
-                observed = [(idx, *self.observe(idx)) for idx in batches(pilot, cfg.batch_size)]
-                images = observed[0][3]
-                self.image_size = [images.shape[2], images.shape[3]]
-                size = self.observe.seg_size(images)
-                pilot_acts = {n: torch.cat([o[1][n].cpu() for o in observed]) for n in cfg.layers}
-                self.tallies = self.new_tallies(pilot_acts, size)
-                for idx, acts, labels, _ in observed:
-                    self._tally(idx, acts, labels)
-                    bar.update(task, completed=self.done)
-            for count, idx in enumerate(batches(range(self.done, cfg.samples), cfg.batch_size), start=1):
-                acts, labels, _ = self.observe(idx)
-                self._tally(idx, acts, labels)
+                self.pilot()
                 bar.update(task, completed=self.done)
-                if on_batch is not None:
-                    on_batch(self.done)
-                if count % cfg.checkpoint_every == 0:
+            shards = split(gaps(self.tallied, cfg.samples), cfg.checkpoint_every * cfg.batch_size)
+            arrivals = (executor or InProcess()).map(self, shards, self.layouts(), lambda n: bar.advance(task, n))
+            with closing(arrivals):
+                for span, tallies in arrivals:
+                    self.merge(span, tallies)
+                    bar.update(task, completed=self.done)
                     self.elapsed += time.perf_counter() - started
                     started = time.perf_counter()
                     self.save()
+                    if on_shard is not None:
+                        on_shard(self.done)
         self.elapsed += time.perf_counter() - started
         self.save()
 
-    def _tally(self, indices: Sequence[int], acts: dict[str, torch.Tensor], labels: torch.Tensor) -> None:
-        index_tensor = torch.tensor(list(indices))
-        for name, tally in self.tallies.items():
-            tally.update(acts[name].to(labels.device), labels, index_tensor)
-        self.done = indices[-1] + 1
+    def merge(self, span: Span, tallies: dict[str, LayerTally]) -> None:
+        for name, tally in tallies.items():
+            self.tallies[name].merge(tally)
+        self.tallied = add_span(self.tallied, span)
 
     # -- results ------------------------------------------------------------------
     def results(self) -> Results:
@@ -352,6 +421,13 @@ class Dissection:
         acts_shape = list(tally.topk.maps.shape)
         return LayerResult(name=name, shape=[hist.units, *acts_shape[2:]], units=units, interpretable=counts,
                            threshold_bound=float(hist.width.max()), tail_warnings=warnings)
+
+
+def _update(tallies: dict[str, LayerTally], indices: Sequence[int], acts: dict[str, torch.Tensor],
+            labels: torch.Tensor) -> None:
+    index_tensor = torch.tensor(list(indices))
+    for name, tally in tallies.items():
+        tally.update(acts[name].to(labels.device), labels, index_tensor)
 
 
 def _sig(value: torch.Tensor) -> float:
