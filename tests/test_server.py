@@ -177,6 +177,9 @@ BAD_INPUT = [
     ("broken PNG", "/api/generate", {"ids": [0], "interventions": [
         {"ablations": [{"layer": "layer1", "unit": 0}], "mask": {"bitstring": "data:image/png;base64,AAAA"}}]}, 400,
      "PNG"),
+    ("NaN in a stroke", "/api/intervene", b'{"index": 0, "edits": [{"mode": "remove", "units": [0], '
+     b'"strokes": [{"points": [[NaN, 1]], "radius": 1}]}]}', 422, "finite"),
+    ("negative seed", "/api/intervene", {"index": 0, "seed": -1}, 422, "seed"),
     ("gigantic payload", "/api/generate", {"ids": [0], "pad": "x" * 300_000}, 413, "larger than"),
 ]
 
@@ -199,6 +202,12 @@ def test_bad_input_is_a_clear_4xx(client: TestClient, path: str, body: object, s
 def test_unknown_paths_and_traversal_are_404(client: TestClient, path: str):
     answer = client.get(path)
     assert answer.status_code == 404 and "def " not in answer.text and "root:" not in answer.text
+
+
+def test_bad_query_parameters_are_422(client: TestClient):
+    for path in ["/api/samples/0.png?seed=-1", "/api/samples?count=100000", "/api/layers/layer1/units?n=-2"]:
+        answer = client.get(path)
+        assert answer.status_code == 422 and answer.json()["detail"]
 
 
 def test_streamed_body_over_the_cap_is_413(client: TestClient):

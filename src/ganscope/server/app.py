@@ -103,13 +103,13 @@ def create_app(generator: nn.Module, segmenter: Any, results: Results, *, device
 
     @app.get("/api/samples", response_model=s.SampleList, tags=["images"])
     def get_samples(start: int = Query(0, ge=0, le=2**31 - 1), count: int = Query(12, ge=1, le=256),
-                    seed: int | None = None) -> s.SampleList:
+                    seed: int | None = Query(None, ge=0, le=2**63 - 1)) -> s.SampleList:
         seed = results.seed if seed is None else seed
         return s.SampleList(seed=seed, samples=[s.Sample(index=i, url=f"/api/samples/{i}.png?seed={seed}")
                                                 for i in range(start, start + count)])
 
     @app.get("/api/samples/{index}.png", response_class=Response, responses=PNG, tags=["images"])
-    async def get_sample(index: int, seed: int | None = None) -> Response:
+    async def get_sample(index: int, seed: int | None = Query(None, ge=0, le=2**63 - 1)) -> Response:
         """Sample ``index`` (latent(seed, index)) without edits."""
         if not 0 <= index < 2**31:
             raise HTTPException(400, "index must be in 0 .. 2^31 - 1")

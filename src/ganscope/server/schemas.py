@@ -12,7 +12,13 @@ from ganscope.server.limits import MAX_EDITS, MAX_IMAGES, MAX_POINTS, MAX_UNITS
 class Strict(BaseModel):
     """Unknown fields are errors, so a misspelt option is reported instead of silently ignored."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class Finite(BaseModel):
+    """The original format's models: extra keys are ignored (old clients send more), numbers must be finite."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
 
 class LayerInfo(BaseModel):
@@ -82,7 +88,7 @@ class Stroke(Strict):
     radius: float = Field(gt=0, le=4096, description="brush radius in image pixels")
 
 
-class Mask(Strict):
+class Mask(Finite):
     """The original GAN Dissection mask record."""
 
     bitstring: str = Field(description="'0'/'1' per pixel of the bitbounds box, row by row, or a PNG data URL")
@@ -113,7 +119,7 @@ class Edit(Strict):
 
 class InterveneRequest(Strict):
     index: int = Field(ge=0, le=2**31 - 1, description="sample index: latent(seed, index)")
-    seed: int | None = Field(None, description="default: the dissection's seed")
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="default: the dissection's seed")
     edits: list[Edit] = Field(default_factory=list, max_length=MAX_EDITS, description="applied in order")
 
 
@@ -123,7 +129,7 @@ class ImageResponse(BaseModel):
     height: int
 
 
-class Ablation(BaseModel):
+class Ablation(Finite):
     """One unit's edit in the original format: h' = (1 - alpha) h + alpha value (extra keys ignored)."""
 
     layer: str
@@ -132,13 +138,13 @@ class Ablation(BaseModel):
     value: float | None = 0.0
 
 
-class LegacyIntervention(BaseModel):
+class LegacyIntervention(Finite):
     ablations: list[Ablation] = Field(default_factory=list, max_length=MAX_UNITS)
     mask: Mask | None = None
     maskpooling: Literal["max", "mean"] = "max"
 
 
-class GenerateRequest(BaseModel):
+class GenerateRequest(Finite):
     """The original GAN Dissection ``/api/generate`` request (``project`` and other keys are ignored)."""
 
     ids: list[int] | None = Field(None, max_length=MAX_IMAGES)
