@@ -307,10 +307,11 @@ def test_paint_in_headless_chromium(demo: tuple[torch.nn.Module, Results]):
         page.screenshot(path=DOCS_IMAGES / "server-paint.png")
         page.goto(url + "/browse", wait_until="networkidle")
         page.select_option("select[name=concept]", "tree")
-        page.wait_for_selector("#units label.unit")
-        version = page.get_attribute("#edited", "data-version")
+        top = res.top_units("layer6", "tree", 1)[0]
+        page.wait_for_selector(f"#units label.unit:first-child[data-unit='{top}']")
         page.click("#all-off")
-        page.wait_for_function(f"document.getElementById('edited').dataset.version !== '{version}'")
+        page.wait_for_function("document.getElementById('status').textContent === '20 unit(s) off'")
+        page.wait_for_function("[...document.images].every(image => image.complete)")
         page.screenshot(path=DOCS_IMAGES / "server-browse.png", full_page=True)
     assert errors == []
     for diff, row, x0, x1 in changed:

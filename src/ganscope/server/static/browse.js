@@ -33,7 +33,7 @@ async function loadUnits() {
   try {
     const units = await api(`/api/layers/${encodeURIComponent(form.layer.value)}/units?${query}`);
     container.replaceChildren(...units.map(u => element("label", {className: "unit", "data-unit": u.unit}, [
-      element("img", {src: u.strip, alt: `unit ${u.unit} top samples`, loading: "lazy"}),
+      element("img", {src: u.strip, alt: `unit ${u.unit} top samples`}),
       element("span", {}, [
         element("input", {type: "checkbox", checked: true, value: u.unit}),
         ` unit ${u.unit}: ${u.label} (${u.category}), IoU ${u.iou.toFixed(3)}`,
