@@ -1,28 +1,34 @@
 #!/usr/bin/env bash
 # The intervention figures of docs/experiments.md on the shipped demo generator (layer4: 128 units at 8x8).
 # Small N so each step takes about a minute on a CPU; outputs go to docs/intervene/.
+# MODEL (default: demo) picks the weights, e.g. MODEL=demo:runs/x/generator.safetensors: a fixed
+# snapshot keeps all steps on the same weights while training refreshes the shipped file.
+# NOTE (optional) is a status line for docs/experiments.md.
 set -euo pipefail
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 G=.venv/bin/ganscope
+M="${MODEL:-demo}"
 D=runs/intervene/dissect
 O=docs/intervene
 mkdir -p $O
-$G dissect --layer layer4 --samples "${DISSECT_SAMPLES:-400}" --batch-size 32 --device cpu --out $D --no-report \
+rm -rf $D  # the weights may have changed since the last run: dissect afresh
+$G dissect --model "$M" --layer layer4 --samples "${DISSECT_SAMPLES:-400}" --batch-size 32 --device cpu --out $D --no-report \
   --no-progress > /dev/null
 # ACE of the top-20 tree units, and the top-n removal curve (n = 1 ... 64 by IoU)
-$G ace --layer layer4 --concept tree --top 20 --results $D --samples 200 --batch-size 50 --device cpu --curve \
+$G ace --model "$M" --layer layer4 --concept tree --top 20 --results $D --samples 200 --batch-size 50 --device cpu --curve \
   --out $O/curve --json > $O/ace_tree.json
 # optimised alpha (insertion) vs IoU ranking, ACE on 100 held-out samples
-$G optimize --layer layer4 --concept tree --results $D --samples 64 --held-out 100 --steps 150 --batch-size 16 \
+$G optimize --model "$M" --layer layer4 --concept tree --results $D --samples 64 --held-out 100 --steps 150 --batch-size 16 \
   --sizes 1,2,4,8,16,32 --device cpu --out $O/optimize
 # mask-driven ranking: a "painted" mask = the segmenter's tree pixels on the sample with the most tree
-INDEX=$(.venv/bin/python - <<'PY'
+INDEX=$(MODEL="$M" .venv/bin/python - <<'PY'
+import os
 import numpy as np, torch
 from PIL import Image
 from ganscope.models import load_generator
 from ganscope.segmenters import load_segmenter
 from ganscope.sampling import latents
-g, s = load_generator("demo"), load_segmenter("demo")
+g, s = load_generator(os.environ["MODEL"]), load_segmenter("demo")
 with torch.no_grad():
     labels = s.segment(g(latents(0, range(32), g.latent_shape)))
 tree = labels == s.concepts.index("tree")
@@ -31,7 +37,7 @@ Image.fromarray((tree[index].numpy() * 255).astype(np.uint8)).save("docs/interve
 print(index)
 PY
 )
-$G rank-mask --layer layer4 --mask $O/tree_mask.png --index "$INDEX" --device cpu --out $O/rank-mask
+$G rank-mask --model "$M" --layer layer4 --mask $O/tree_mask.png --index "$INDEX" --device cpu --out $O/rank-mask
 # context: door units inserted in 2x2-cell (16x16 pixel) tiles
-$G context --layer layer4 --concept door --top 8 --results $D --samples 32 --tile 2 --device cpu --out $O/context
-.venv/bin/python scripts/intervene_summary.py > /dev/null  # figures into docs/experiments.md
+$G context --model "$M" --layer layer4 --concept door --top 8 --results $D --samples 32 --tile 2 --device cpu --out $O/context
+.venv/bin/python scripts/intervene_summary.py "$M" "${NOTE:-}" > /dev/null  # figures into docs/experiments.md

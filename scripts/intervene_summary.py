@@ -1,7 +1,7 @@
 """Write the measured intervention figures (docs/intervene/*.json) into docs/experiments.md.
 
-Run after scripts/intervene_experiments.sh. Only the text between the intervene markers
-is replaced, so other sections of the file are kept.
+Run after scripts/intervene_experiments.sh (which calls it): ``intervene_summary.py [MODEL [NOTE]]``.
+Only the text between the intervene markers is replaced, so other sections of the file are kept.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-
-import torch
 
 DOCS = Path("docs")
 OUT = DOCS / "intervene"
@@ -25,14 +23,7 @@ def ci(pair: list[float], scale: float = 1.0, digits: int = 3) -> str:
     return f"[{pair[0] * scale:.{digits}f}, {pair[1] * scale:.{digits}f}]"
 
 
-def training_step() -> str:
-    path = Path("runs/demo/generator.ckpt")
-    if not path.is_file():
-        return "unknown"
-    return str(torch.load(path, map_location="cpu", weights_only=True)["step"])
-
-
-def section() -> str:
+def section(model: str, note: str) -> str:
     ace, curve, opt, rank, ctx = (load(n) for n in ("ace_tree.json", "curve/curve.json", "optimize/optimize.json",
                                                     "rank-mask/ranking.json", "context/context.json"))
     drop20 = ace["ablation_effect"] / ace["baseline"] if ace["baseline"] else 0.0
@@ -42,10 +33,10 @@ def section() -> str:
         BEGIN,
         "## Interventions on the demo generator",
         "",
-        f"Measured with `scripts/intervene_experiments.sh` then `scripts/intervene_summary.py`, on the demo "
-        f"generator weights of training step {training_step()}, layer `layer4` (128 units at 8 x 8), dissected "
-        "on 400 samples (seed 0). Re-run both scripts to refresh every figure below.",
+        f"Measured with `scripts/intervene_experiments.sh` (generator `{model}`), layer `layer4` (128 units "
+        "at 8 x 8), dissected on 400 samples (seed 0). Re-run the script to refresh every figure below.",
         "",
+        *([f"**Status:** {note}", ""] if note else []),
         "### ACE of the top-20 tree units",
         "",
         "`ganscope ace --layer layer4 --concept tree --top 20 --results DIR --samples 200 --json`",
@@ -117,7 +108,7 @@ def section() -> str:
 def main() -> None:
     path = DOCS / "experiments.md"
     text = path.read_text() if path.is_file() else "# Experiments\n\n"
-    new = section()
+    new = section(*(sys.argv[1:3] + ["demo", ""][len(sys.argv[1:3]):]))
     if BEGIN in text and END in text:
         text = text[: text.index(BEGIN)] + new + text[text.index(END) + len(END) + 1 :]
     else:
