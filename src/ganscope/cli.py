@@ -113,25 +113,29 @@ def dissect(
     bins: Annotated[int, typer.Option(help="Histogram bins per unit (threshold resolution).")] = 256,
     report: Annotated[bool, typer.Option(help="Render the HTML report when done.")] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    ray: Annotated[str | None, typer.Option(
+        metavar="[ADDRESS]", help="Tally shards on Ray workers: alone, a local cluster on all CPUs; or the cluster "
+        "at ADDRESS (auto: the running one). Needs pip install 'ganscope[ray]'.")] = None,
 ) -> None:
     """Dissect generator layers: thresholds, IoU with every concept, labels, counts."""
-    from ganscope.dissect import DissectConfig, Dissection, render_samples
-    from ganscope.models import load_generator
-    from ganscope.segmenters import load_segmenter
+    from ganscope.dissect import DissectConfig, Dissection, load_models, render_samples
 
     check_writable(out)
     device = device or default_device()
-    gen = load_generator(model).to(device)
-    seg = load_segmenter(segmenter)
-    if hasattr(seg, "to"):
-        seg.to(device)
+    gen, seg = load_models(model, segmenter, device)
     cfg = DissectConfig(
         layers=layer, samples=samples, seed=seed, threshold=threshold.value, quantile=quantile,
         iou_cutoff=iou_cutoff, batch_size=batch_size, device=device, seg_size=seg_size, bins=bins,
         checkpoint=out / "tallies.ckpt", progress=progress, model_name=model, segmenter_name=segmenter,
     )
     run = Dissection(gen, seg, cfg)
-    run.run()
+    if ray is None:
+        run.run()
+    else:
+        from ganscope.distributed import RayExecutor, ray_cluster
+
+        with ray_cluster(None if ray == LOCAL_RAY else ray):
+            run.run(executor=RayExecutor(model, segmenter))
     results = run.results()
     path = results.save(out)
     tops = {i for layer_result in results.layers.values() for u in layer_result.units for i in u.top_samples}
@@ -184,9 +188,22 @@ def render_report(directory: Path) -> None:
 register_all(app)
 
 
+LOCAL_RAY = "local"  # the value of a bare --ray (as in ray.init: start a new local cluster)
+
+
+def optional_values(argv: list[str], defaults: dict[str, str]) -> list[str]:
+    """Give options that stand alone their default value (typer cannot declare an optional value)."""
+    out = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        if arg in defaults and (i + 1 == len(argv) or argv[i + 1].startswith("-")):
+            out.append(defaults[arg])
+    return out
+
+
 def main() -> None:
     try:
-        app()
+        app(args=optional_values(sys.argv[1:], {"--ray": LOCAL_RAY}))
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)

@@ -451,6 +451,18 @@ def dissect(generator: nn.Module, segmenter: Any, layers: Sequence[str], samples
     return run.results()
 
 
+def load_models(model: str, segmenter: str, device: str) -> tuple[nn.Module, Any]:
+    """Generator and segmenter from their specs, on ``device`` (what the CLI and Ray workers run)."""
+    from ganscope.models import load_generator
+    from ganscope.segmenters import load_segmenter
+
+    gen = load_generator(model).to(device)
+    seg = load_segmenter(segmenter)
+    if hasattr(seg, "to"):
+        seg.to(device)
+    return gen, seg
+
+
 @torch.no_grad()
 def render_samples(generator: nn.Module, seed: int, indices: Sequence[int], directory: Path,
                    batch_size: int = 16, device: str = "cpu") -> list[Path]:

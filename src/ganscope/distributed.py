@@ -1,0 +1,131 @@
+"""Ray execution of dissection shards.
+
+The driver runs the pilot (which fixes every unit's histogram range) and merges; each
+shard runs as a Ray task that rebuilds the generator and segmenter from their specs
+(once per worker process), tallies the shard from empty tallies with the pilot's
+ranges and returns the state dicts. Integer counts merge exactly and top-k ties break
+by sample index, so the result equals the in-process run's. A shard whose worker dies
+is re-run by Ray (``max_retries``); one that raises is not (the error is the user's).
+A spec must build the same model in every process (weights loaded or seeded).
+Ray is an optional dependency, imported only here and only when used.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganscope.dissect import DissectConfig, Dissection, LayerTally, TallyLayout, load_models
+from ganscope.io import GanscopeError
+from ganscope.shards import Span
+
+State = dict[str, dict[str, torch.Tensor]]
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as err:
+        raise GanscopeError("--ray needs Ray: pip install 'ganscope[ray]' (or pip install 'ray>=2.9')") from err
+    return ray
+
+
+@contextmanager
+def ray_cluster(address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
+    """Connect to the cluster at ``address``, or start a local one with ``num_cpus`` CPUs.
+
+    A cluster this call starts is shut down on exit; an already initialised one is reused.
+    A local cluster's workers get the driver's ``sys.path``, so ``module:callable`` specs
+    that import here import there too.
+    """
+    ray = import_ray()
+    if ray.is_initialized():
+        yield
+        return
+    if address is None:
+        paths = os.pathsep.join(p for p in sys.path if p)
+        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": paths}})
+    else:
+        ray.init(address=address, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """Everything a worker needs besides its shard; shipped once per run via the object store."""
+
+    cfg: DissectConfig
+    model: str
+    segmenter: str
+    layouts: dict[str, TallyLayout]
+
+
+@functools.lru_cache(maxsize=1)
+def _worker_models(model: str, segmenter: str, device: str) -> tuple[nn.Module, Any]:
+    """Built once per worker process and reused by every shard it runs."""
+    return load_models(model, segmenter, device)
+
+
+def tally_task(job: ShardJob, span: Span) -> State:
+    """The Ray task: one shard's tallies, as state dicts (plain tensors travel well)."""
+    torch.set_num_threads(1)  # one task per CPU: more threads would only contend
+    generator, segmenter = _worker_models(job.model, job.segmenter, job.cfg.device)
+    tallies = Dissection(generator, segmenter, job.cfg).tally_shard(span, job.layouts)
+    return {name: tally.state_dict() for name, tally in tallies.items()}
+
+
+class RayExecutor:
+    """Runs shards as Ray tasks (one CPU, or one GPU, each) on the initialised cluster.
+
+    At most ``2 x workers`` shards are in flight, which bounds the tallies waiting in the
+    object store; results are yielded in completion order for the driver to merge.
+    """
+
+    def __init__(self, model: str, segmenter: str, max_retries: int = 3):
+        self.model, self.segmenter, self.max_retries = model, segmenter, max_retries
+
+    def map(self, dissection: Dissection, shards: list[Span], layouts: dict[str, TallyLayout],
+            on_samples: Callable[[int], None]) -> Iterator[tuple[Span, dict[str, LayerTally]]]:
+        ray = import_ray()
+        gpu = dissection.cfg.device.startswith("cuda")
+        # Ray sets CUDA_VISIBLE_DEVICES per task, so the worker's one GPU is always "cuda".
+        cfg = replace(dissection.cfg, checkpoint=None, progress=False, device="cuda" if gpu else "cpu")
+        job = ray.put(ShardJob(cfg, self.model, self.segmenter, layouts))
+        task = ray.remote(tally_task).options(num_cpus=1, num_gpus=1 if gpu else 0, max_retries=self.max_retries)
+        workers = max(1, int(ray.cluster_resources().get("GPU" if gpu else "CPU", 1)))
+        todo, pending = list(shards), {}
+        try:
+            while todo or pending:
+                while todo and len(pending) < 2 * workers:
+                    span = todo.pop(0)
+                    pending[task.remote(job, span)] = span
+                [ready], _ = ray.wait(list(pending), num_returns=1)
+                span = pending.pop(ready)
+                yield span, {name: LayerTally.from_state(s) for name, s in _get(ray, ready, span).items()}
+        finally:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+
+
+def _get(ray: Any, ref: Any, span: Span) -> State:
+    """The task's result; a GanscopeError raised in the worker surfaces as itself."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as err:
+        if isinstance(err.cause, GanscopeError):
+            raise err.cause from None
+        raise
+    except ray.exceptions.WorkerCrashedError as err:
+        raise GanscopeError(f"shard {span[0]}..{span[1] - 1}: worker died on every attempt ({err})") from err
