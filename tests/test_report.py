@@ -123,6 +123,8 @@ def test_compare_page(report_dir: Path, tmp_path: Path):
     assert Page(out).refs and all((out.parent / r).is_file() for r in Page(out).refs if not r.startswith("#"))
     with pytest.raises(GanscopeError, match="at least two"):
         compare_report([report_dir], tmp_path / "one")
+    with pytest.raises(GanscopeError, match="overwritten"):
+        compare_report([report_dir, other], other)
 
 
 def break_missing(d: Path) -> None:

@@ -92,6 +92,8 @@ def compare_report(dirs: list[Path], out: str | Path) -> Path:
     dirs = [Path(d) for d in dirs]
     if len(dirs) < 2:
         raise GanscopeError(f"give at least two dissection directories to compare (got {len(dirs)})")
+    if out.resolve() in {d.resolve() for d in dirs}:
+        raise GanscopeError(f"--out {out} is one of the compared dissections; its report would be overwritten")
     dissections = []
     for directory, name in zip(dirs, display_names(dirs)):
         summary = summarize(Results.load(directory))
