@@ -54,7 +54,7 @@ class DissectConfig:
     tail_factor: float = 5.0
     topk: int = 8
     checkpoint: Path | None = None
-    checkpoint_every: int = 8  # batches
+    checkpoint_every: int = 8  # batches per shard; the merged tallies are checkpointed after each shard
     progress: bool = True
     model_name: str = "custom"
     segmenter_name: str = "custom"

@@ -52,7 +52,7 @@ def ray_cluster(address: str | None = None, num_cpus: int | None = None) -> Iter
         return
     if address is None:
         paths = os.pathsep.join(p for p in sys.path if p)
-        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
                  runtime_env={"env_vars": {"PYTHONPATH": paths}})
     else:
         ray.init(address=address, log_to_driver=False)

@@ -16,12 +16,14 @@ class Moments:
         self.max = torch.full((units,), float("-inf"), dtype=torch.float64)
 
     def update(self, values: torch.Tensor) -> None:
-        values = values.detach().to("cpu", torch.float64)
+        """Reduce on the values' device; only the per-unit results move to the host."""
+        values = values.detach().double()
+        mean = values.mean(1)
         other = Moments(values.shape[0])
         other.count[:] = values.shape[1]
-        other.mean = values.mean(1)
-        other.m2 = ((values - other.mean[:, None]) ** 2).sum(1)
-        other.min, other.max = values.min(1).values, values.max(1).values
+        other.mean = mean.cpu()
+        other.m2 = ((values - mean[:, None]) ** 2).sum(1).cpu()
+        other.min, other.max = values.min(1).values.cpu(), values.max(1).values.cpu()
         self.merge(other)
 
     def merge(self, other: Moments) -> None:

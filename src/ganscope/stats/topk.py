@@ -20,10 +20,10 @@ class TopK:
 
     def update(self, activations: torch.Tensor, indices: torch.Tensor) -> None:
         """activations (B, units, h, w) of samples ``indices`` (B,)."""
-        acts = activations.detach().float().cpu()
-        scores = acts.flatten(2).amax(2).T  # (units, B)
+        acts = activations.detach().float()
+        scores = acts.flatten(2).amax(2).T.cpu()  # (units, B); scores and float16 maps leave the device
         idx = indices.cpu().expand(acts.shape[1], -1)
-        self._keep(scores, idx, acts.transpose(0, 1).to(torch.float16))
+        self._keep(scores, idx, acts.transpose(0, 1).to(torch.float16).cpu())
 
     def merge(self, other: TopK) -> None:
         self._keep(other.scores, other.indices, other.maps)
