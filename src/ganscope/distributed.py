@@ -90,7 +90,8 @@ class RayExecutor:
     """Runs shards as Ray tasks (one CPU, or one GPU, each) on the initialised cluster.
 
     At most ``2 x workers`` shards are in flight, which bounds the tallies waiting in the
-    object store; results are yielded in completion order for the driver to merge.
+    object store; results are yielded in completion order for the driver to merge, which is
+    also when progress moves (``on_samples``, per batch, exists only in process).
     """
 
     def __init__(self, model: str, segmenter: str, max_retries: int = 3):
