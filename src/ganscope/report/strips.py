@@ -93,11 +93,15 @@ def compose(images: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return strips
 
 
-def write_png(path: Path, strip: np.ndarray) -> None:
-    """Encode (fast zlib level: strips are many and small) and write atomically."""
+def encode(strip: np.ndarray) -> bytes:
+    """PNG bytes at a fast zlib level: strips are many and small."""
     buffer = io.BytesIO()
     Image.fromarray(strip).save(buffer, format="PNG", compress_level=1)
-    write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write_png(path: Path, strip: np.ndarray) -> None:
+    write_bytes(path, encode(strip))
 
 
 def render_layer(results: Results, layer: str, samples: SampleImages, out: Path) -> None:
