@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
+
 import typer
+
+FEATURES = ("report", "intervene", "server", "models")
 
 
 def register_all(app: typer.Typer) -> None:
-    """Add every feature's subcommands to the ``ganscope`` app."""
-    from ganscope.commands import intervene
+    """Add every feature's subcommands to the ``ganscope`` app.
 
-    intervene.register(app)
-    from ganscope.commands import report
-
-    report.register(app)
-    from ganscope.commands import models
-
-    models.register(app)
-    from ganscope.commands import server
-
-    server.register(app)
+    Imported here, not at module level: the feature modules use helpers from ``ganscope.cli``.
+    """
+    for feature in FEATURES:
+        importlib.import_module(f"ganscope.commands.{feature}").register(app)
