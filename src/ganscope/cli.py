@@ -75,7 +75,8 @@ def train_demo(
     device: Annotated[str, typer.Option(help="cpu or cuda (default: cuda when present).")] = "",
     threads: Annotated[int, typer.Option(help="CPU threads for torch (0: torch's default).")] = 0,
     checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 100,
-    r1_gamma: Annotated[float, typer.Option(help="R1 penalty weight on real images (generator training).")] = 4.0,
+    r1_gamma: Annotated[float, typer.Option(help="R1 penalty weight on real images (generator training).")] = 0.1,
+    beta1: Annotated[float, typer.Option(help="Adam beta1.")] = 0.0,
 ) -> None:
     """Train the demo generator or segmenter on the demo world, resumably."""
     from ganscope.train.demo import TrainConfig, train_generator, train_segmenter
@@ -83,7 +84,7 @@ def train_demo(
     if threads:
         torch.set_num_threads(threads)
     cfg = TrainConfig(
-        run_dir=run_dir, steps=steps, batch=batch_size, lr=lr, export=export,
+        run_dir=run_dir, steps=steps, batch=batch_size, lr=lr, beta1=beta1, export=export,
         device=device or default_device(), checkpoint_every=checkpoint_every,
     )
     path = train_generator(cfg, r1_gamma=r1_gamma) if part is DemoPart.generator else train_segmenter(cfg)

@@ -118,6 +118,14 @@ class DiscriminatorBlock(nn.Module):
         return (y + self.skip(F.avg_pool2d(x, 2))) / math.sqrt(2)
 
 
+def minibatch_std(x: torch.Tensor, group: int = 4) -> torch.Tensor:
+    """Per-group feature std (ProGAN): lets the discriminator see a lack of variety."""
+    b, c, h, w = x.shape
+    g = group if b % group == 0 else b
+    std = x.view(g, -1, c, h, w).std(dim=0, unbiased=False).mean(dim=(1, 2, 3))  # (b // g,)
+    return std.repeat(g)[:, None, None, None].expand(b, 1, h, w)
+
+
 class DemoDiscriminator(nn.Module):
     """image (B, 3, R, R) -> realness logit (B,), a residual net mirroring the generator."""
 
@@ -131,6 +139,6 @@ class DemoDiscriminator(nn.Module):
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         x = self.blocks(F.leaky_relu(self.from_rgb(img), 0.2))
-        std = x.std(dim=0, unbiased=False).mean().expand(x.shape[0], 1, *x.shape[2:])  # minibatch std
+        std = minibatch_std(x)
         x = F.leaky_relu(self.final_conv(torch.cat([x, std], 1)), 0.2)
         return self.final(x.flatten(1)).squeeze(1)

@@ -31,6 +31,7 @@ class TrainConfig:
     steps: int
     batch: int = 32
     lr: float = 0.002
+    beta1: float = 0.0
     seed: int = 0
     device: str = "cpu"
     checkpoint_every: int = 100
@@ -55,7 +56,7 @@ def _resume(path: Path) -> dict | None:
 
 def train_generator(cfg: TrainConfig, r1_gamma: float = 0.5, r1_every: int = 8, ema_kimg: float = 5.0,
                     ema_rampup: float = 0.05) -> Path:
-    """Non-saturating GAN loss with lazy R1 on reals, Adam(0, 0.99), EMA generator.
+    """Non-saturating GAN loss with lazy R1 on reals, Adam(beta1, 0.99), EMA generator.
 
     The EMA half-life is ``ema_kimg`` thousand images, shortened early in training to
     ``ema_rampup`` times the images seen so far (as in StyleGAN2-ADA).
@@ -63,8 +64,8 @@ def train_generator(cfg: TrainConfig, r1_gamma: float = 0.5, r1_every: int = 8, 
     device = cfg.device
     gen, disc = DemoGenerator().to(device), DemoDiscriminator().to(device)
     ema = copy.deepcopy(gen).eval().requires_grad_(False)
-    opt_g = torch.optim.Adam(gen.parameters(), lr=cfg.lr, betas=(0.0, 0.99))
-    opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.0, 0.99))
+    opt_g = torch.optim.Adam(gen.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.99))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.99))
     ckpt_path = cfg.run_dir / "generator.ckpt"
     start, elapsed = 0, 0.0
     if (state := _resume(ckpt_path)) is not None:
