@@ -82,9 +82,7 @@ def train_generator(cfg: TrainConfig, r1_gamma: float = 0.5, r1_every: int = 8, 
             "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step, "elapsed": elapsed,
         })
         if cfg.export is not None:
-            meta = {"steps": str(step), "wall_seconds": f"{elapsed:.0f}", "batch": str(cfg.batch)}
-            save_weights(cfg.export, ema.state_dict(), meta)
-            save_weights(cfg.export.with_name("demo_discriminator.safetensors"), disc.state_dict(), meta)
+            export_generator(ckpt_path, cfg.export)
 
     with _progress() as bar:
         task = bar.add_task("generator", total=cfg.steps, completed=start, info="")
@@ -119,6 +117,14 @@ def train_generator(cfg: TrainConfig, r1_gamma: float = 0.5, r1_every: int = 8, 
             if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
                 checkpoint(step + 1)
     return ckpt_path
+
+
+def export_generator(checkpoint: Path, out: Path) -> None:
+    """Write a checkpoint's EMA generator to ``out`` and its discriminator beside it (safetensors)."""
+    state = load_checkpoint(checkpoint)
+    meta = {"steps": str(state["step"]), "wall_seconds": f"{state['elapsed']:.0f}"}
+    save_weights(out, state["ema"], meta)
+    save_weights(out.with_name("demo_discriminator.safetensors"), state["disc"], meta)
 
 
 def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
