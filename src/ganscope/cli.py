@@ -13,7 +13,7 @@ import torch
 import typer
 
 from ganscope.commands import register_all
-from ganscope.io import GanscopeError, write_text
+from ganscope.io import GanscopeError, check_writable
 from ganscope.results import Results
 
 app = typer.Typer(
@@ -39,12 +39,6 @@ def handle_errors(command: Callable[..., None]) -> Callable[..., None]:
 
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def check_writable(directory: Path) -> None:
-    """Fail before any work when the output directory cannot be written."""
-    write_text(directory / ".write-test", "")
-    (directory / ".write-test").unlink()
 
 
 @app.callback()

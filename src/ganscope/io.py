@@ -2,6 +2,7 @@
 
 Every file ganscope writes goes to a temporary name in the same directory and is
 renamed into place, so a reader never sees a half-written file, even after a kill.
+A kill can leave such a temporary file behind; ``check_writable`` removes them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
+
+TEMP_SUFFIX = ".ganscope-tmp"  # files being written; only a killed writer leaves one behind
 
 
 class GanscopeError(Exception):
@@ -22,11 +25,14 @@ class GanscopeError(Exception):
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
+
+    A failed write (disk full, read-only) removes the temporary file and raises GanscopeError.
+    """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     except OSError as err:
         raise GanscopeError(f"cannot write to {path.parent}: {err.strerror or err}") from err
     os.close(fd)
@@ -34,10 +40,32 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         write(Path(tmp))
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        cause = _os_error(err)
+        if cause is None or isinstance(err, GanscopeError):
+            raise
+        raise GanscopeError(f"cannot write {path}: {cause.strerror}") from err
     return path
+
+
+def _os_error(err: BaseException | None) -> OSError | None:
+    """The OSError behind ``err`` (writers such as torch.save wrap it in their own exception)."""
+    while err is not None and not (isinstance(err, OSError) and err.strerror):
+        err = err.__cause__ or err.__context__
+    return err
+
+
+def check_writable(directory: Path) -> None:
+    """Fail before any work when ``directory`` cannot be written; remove temporary files of killed runs."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as err:
+        raise GanscopeError(f"cannot write to {directory}: {err.strerror or err}") from err
+    for stale in directory.rglob(f".*{TEMP_SUFFIX}"):
+        stale.unlink(missing_ok=True)
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -54,7 +82,11 @@ def write_json(path: str | Path, obj: Any) -> Path:
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Save a dict of tensors, numbers, strings and nested dicts (loadable with weights_only)."""
-    return atomic_write(path, lambda tmp: torch.save(state, tmp))
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as file:  # through a Python file, so that a full disk surfaces as OSError
+            torch.save(state, file)
+
+    return atomic_write(path, write)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -71,7 +103,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 def save_weights(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> Path:
     """Save tensors as safetensors, atomically."""
     flat = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    return atomic_write(path, lambda tmp: save_file(flat, str(tmp), metadata=metadata))
+    return write_bytes(path, save(flat, metadata=metadata))  # bytes: a full disk surfaces as OSError
 
 
 def load_weights(path: str | Path) -> dict[str, torch.Tensor]:

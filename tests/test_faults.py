@@ -1,0 +1,139 @@
+"""Fault injection: `ganscope dissect` killed (SIGKILL) at random points and resumed, full and read-only disks.
+
+The kills hit forked copies of this test process running the real command (``ganscope.cli.main``): a
+fresh interpreter spends ~2.5 s importing torch, too slow for 40 runs, and the uninterrupted
+reference run is a real subprocess, so both paths must give the same files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from ganscope.io import TEMP_SUFFIX
+from test_cli import GEN, SEG, ganscope
+
+KILLS = 20
+ARGS = ["--model", GEN, "--segmenter", SEG, "-l", "layer1", "-l", "layer2", "--samples", "128", "--batch-size", "2",
+        "--no-progress", "--no-report"]  # a 64-sample pilot, then 4 shards of 16 samples, each checkpointed
+
+
+def dissect_args(out: Path) -> list[str]:
+    return ["dissect", *ARGS, "--out", str(out)]
+
+
+def fork_dissect(out: Path) -> int:
+    """Start `ganscope dissect` in a forked child (output discarded); returns its pid."""
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        sys.argv = ["ganscope", *dissect_args(out)]
+        from ganscope.cli import main
+
+        main()
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else 1
+    finally:
+        os._exit(code)
+
+
+def watch(out: Path, pid: int, kill_after: float | None = None, from_checkpoint: bool = False) -> int:
+    """Poll ``out`` until the child ends; results.json is never partial.
+
+    With ``kill_after``, SIGKILL the child that many seconds after its start (or after its first checkpoint).
+    """
+    start = None if from_checkpoint else time.perf_counter()
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if start is None and (out / "tallies.ckpt").exists():
+            start = time.perf_counter()
+        if kill_after is not None and start is not None and time.perf_counter() - start >= kill_after:
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(FileNotFoundError):  # absent or complete, never half written
+            json.loads((out / "results.json").read_text())
+        time.sleep(0.002)
+
+
+def files(out: Path) -> dict[str, object]:
+    """Everything a finished dissection leaves, with the run time removed."""
+    results = json.loads((out / "results.json").read_text())
+    results.pop("elapsed_seconds")
+    tables = {k: v.tolist() for k, v in load_file(out / "tables.safetensors").items()}
+    return {"results": results, "tables": tables, "samples": sorted(p.name for p in (out / "samples").iterdir()),
+            "hidden": sorted(str(p.relative_to(out)) for p in out.rglob(".*"))}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    out = tmp_path_factory.mktemp("uninterrupted")
+    run = ganscope(*dissect_args(out))
+    assert run.returncode == 0, run.stderr
+    return files(out)
+
+
+def test_killed_runs_resume_to_the_same_result(tmp_path: Path, reference: dict[str, object]):
+    """Every fourth run is killed any time after its start, the others after their first checkpoint."""
+    started = time.perf_counter()
+    assert watch(tmp_path / "timing", fork_dissect(tmp_path / "timing")) == 0
+    duration = time.perf_counter() - started
+    assert files(tmp_path / "timing") == reference
+    rng = random.Random(11)
+    killed = 0
+    for trial in range(KILLS):
+        out = tmp_path / f"run{trial}"
+        anytime = trial % 4 == 0
+        code = watch(out, fork_dissect(out), rng.uniform(0, duration if anytime else duration / 2), not anytime)
+        killed += code == -signal.SIGKILL
+        assert watch(out, fork_dissect(out)) == 0  # resume
+        assert files(out) == reference, f"trial {trial}"
+        assert not list(out.rglob(f"*{TEMP_SUFFIX}"))
+    assert killed >= KILLS // 2  # most runs really died mid-way (a few may finish first)
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 96 KiB tmpfs (root only): small enough that a dissection's checkpoint fills it."""
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    if os.geteuid() != 0 or not shutil.which("mount") or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("needs root and mount to make a small or read-only file system")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def one_line_error(run: subprocess.CompletedProcess, message: str) -> None:
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+def test_full_disk_is_a_clear_error(tmpfs: Path):
+    one_line_error(ganscope(*dissect_args(tmpfs / "out")), "No space left on device")
+    assert not (tmpfs / "out" / "results.json").exists() and not list(tmpfs.rglob(f"*{TEMP_SUFFIX}"))
+
+
+def test_read_only_output_is_a_clear_error(tmpfs: Path, small_results: Path):
+    shutil.copytree(small_results, tmpfs / "results")
+    subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
+    one_line_error(ganscope(*dissect_args(tmpfs / "out")), "Read-only file system")
+    one_line_error(ganscope("report", str(tmpfs / "results")), "Read-only file system")
