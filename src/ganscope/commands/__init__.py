@@ -6,7 +6,7 @@ import importlib
 
 import typer
 
-FEATURES = ("report", "intervene", "server", "models")
+FEATURES = ("report", "intervene", "server", "models", "artifacts")
 
 
 def register_all(app: typer.Typer) -> None:

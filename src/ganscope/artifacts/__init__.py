@@ -1,0 +1,25 @@
+"""Artifact units: rank a layer's units by the quality of the samples they fire on, ablate them, measure.
+
+Typical use::
+
+    scorer = Scorer(load_features("auto"), demo_reference, "demo", 500, seed=1, size=64,
+                    discriminator=load_discriminator("demo"))
+    ranking = rank_units(generator, results, "layer4", scorer)
+    quality = ablation_quality(generator, "layer4", {"top 20": ranking.ranked(20)}, scorer, seed=0,
+                               start=results.samples, samples=500)
+"""
+
+from ganscope.artifacts.quality import Estimate, Quality, SetQuality, ablation_quality
+from ganscope.artifacts.rank import Ranking, UnitScore, rank_units
+from ganscope.artifacts.scoring import Scored, Scorer
+from ganscope.artifacts.sources import (
+    demo_reference,
+    discriminator_scores,
+    load_discriminator,
+    load_reference,
+)
+
+__all__ = [
+    "Estimate", "Quality", "Ranking", "Scored", "Scorer", "SetQuality", "UnitScore", "ablation_quality",
+    "demo_reference", "discriminator_scores", "load_discriminator", "load_reference", "rank_units",
+]

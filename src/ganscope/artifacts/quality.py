@@ -1,0 +1,112 @@
+"""Sample quality before and after ablating unit sets, on fresh samples, with confidence intervals.
+
+KID: the samples and the reference images are split into ``blocks`` disjoint blocks; the
+blocks' KIDs are independent unbiased estimates, so their mean has a t-interval, and the
+change (after - before, same latents, same reference block) a paired t-interval. FID is
+computed on the whole set; its change gets a paired percentile bootstrap interval.
+Discriminator logits get t-intervals of per-sample means and paired differences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from ganscope.artifacts.scoring import Scored, Scorer
+from ganscope.intervene import ablation, resumer
+from ganscope.intervene.confidence import mean_ci
+from ganscope.io import GanscopeError
+from ganscope.metrics import fid, kid_blocks
+from ganscope.sampling import batches, latents
+
+
+@dataclass
+class Estimate:
+    value: float
+    ci: list[float]  # 95 %
+
+
+@dataclass
+class SetQuality:
+    name: str
+    units: list[int]
+    kid: Estimate  # after ablation
+    kid_change: Estimate  # after - before (negative = closer to the reference)
+    fid: float
+    fid_change: Estimate
+    discriminator: Estimate | None  # mean logit after ablation
+    discriminator_change: Estimate | None
+
+
+@dataclass
+class Quality:
+    layer: str
+    seed: int
+    start: int  # fresh samples [start, start + samples)
+    samples: int
+    blocks: int
+    bootstrap: int
+    kid: Estimate  # unedited samples
+    fid: float
+    discriminator: Estimate | None
+    sets: list[SetQuality]
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _estimate(values: torch.Tensor) -> Estimate:
+    mean, ci = mean_ci(values)
+    return Estimate(mean, ci)
+
+
+def _fid_change(before: torch.Tensor, after: torch.Tensor, reference: torch.Tensor, boots: int,
+                seed: int) -> Estimate:
+    """FID(after) - FID(before) and a paired percentile bootstrap interval (samples and reference resampled)."""
+    g = torch.Generator().manual_seed(seed)
+    diffs = []
+    for _ in range(boots):
+        rows = torch.randint(len(before), (len(before),), generator=g)
+        ref = reference[torch.randint(len(reference), (len(reference),), generator=g)]
+        diffs.append(fid(after[rows], ref) - fid(before[rows], ref))
+    d = torch.tensor(diffs, dtype=torch.float64)
+    change = fid(after, reference) - fid(before, reference)
+    return Estimate(change, [float(d.quantile(0.025)), float(d.quantile(0.975))])
+
+
+@torch.no_grad()
+def ablation_quality(generator: nn.Module, layer: str, unit_sets: dict[str, Sequence[int]], scorer: Scorer,
+                     seed: int, start: int, samples: int, blocks: int = 10, bootstrap: int = 50,
+                     batch_size: int = 32, device: str = "cpu") -> Quality:
+    """Score samples (seed, i), i in [start, start + samples), unedited and with each unit set ablated."""
+    if not unit_sets:
+        raise GanscopeError("no unit set to ablate")
+    if samples < 2 * blocks or len(scorer.reference.features) < 2 * blocks:
+        raise GanscopeError(f"--samples and the reference need at least {2 * blocks} images for {blocks} KID blocks")
+    resume = resumer(generator, layer)
+    edits = {name: ablation(layer, units) for name, units in unit_sets.items()}
+    parts: dict[str, list[Scored]] = {name: [] for name in ["", *edits]}
+    for batch in batches(range(start, start + samples), batch_size):
+        prefix = resume.prepare(latents(seed, batch, tuple(generator.latent_shape)).to(device))
+        parts[""].append(scorer(resume.finish(prefix, prefix.acts)))
+        for name, edit in edits.items():
+            parts[name].append(scorer(resume.finish(prefix, edit(prefix.acts))))
+    scored = {name: Scored.concat(p) for name, p in parts.items()}
+    ref = scorer.reference.features
+    base = scored.pop("")
+    base_kid = kid_blocks(base.features, ref, blocks)
+    sets = []
+    for name, after in scored.items():
+        after_kid = kid_blocks(after.features, ref, blocks)
+        disc = change = None
+        if after.logits is not None:
+            disc, change = _estimate(after.logits), _estimate(after.logits - base.logits)
+        sets.append(SetQuality(name, list(edits[name].units), _estimate(after_kid), _estimate(after_kid - base_kid),
+                               fid(after.features, ref), _fid_change(base.features, after.features, ref, bootstrap,
+                                                                     seed), disc, change))
+    base_disc = None if base.logits is None else _estimate(base.logits)
+    return Quality(layer, seed, start, samples, blocks, bootstrap, _estimate(base_kid), fid(base.features, ref),
+                   base_disc, sets)

@@ -1,0 +1,88 @@
+"""Rank a layer's units by how bad the samples are on which they fire strongest.
+
+A unit's samples are its top-activating samples from the dissection (``topk_indices``).
+Its KID is the distance between their features and the reference images' features
+(higher = less like real images); its discriminator score is the mean logit on them
+(lower = less real). Units are ranked worst first by the chosen score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from ganscope.artifacts.scoring import Scored, Scorer
+from ganscope.artifacts.sources import generated
+from ganscope.io import GanscopeError
+from ganscope.metrics import kid
+from ganscope.results import Results
+
+SCORES = ("kid", "discriminator")
+
+
+@dataclass
+class UnitScore:
+    unit: int
+    kid: float
+    discriminator: float | None  # mean logit on the unit's top samples
+    label: str  # the dissection's label, for reading the ranking
+    iou: float
+    samples: list[int]  # the unit's top-activating sample indices
+
+
+@dataclass
+class Ranking:
+    layer: str
+    score: str
+    seed: int
+    top_samples: int  # samples per unit
+    baseline_kid: float  # all ranked samples pooled: what a unit with typical samples scores
+    baseline_discriminator: float | None
+    units: list[UnitScore]  # worst first
+
+    def ranked(self, n: int | None = None) -> list[int]:
+        return [u.unit for u in self.units[:n]]
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def top_indices(results: Results, layer: str) -> torch.Tensor:
+    """Each unit's top-activating sample indices (units, k) from the dissection tables."""
+    if layer not in results.layers:
+        raise GanscopeError(f"layer {layer!r} was not dissected; layers are: {', '.join(results.layers)}")
+    key = f"{layer}/topk_indices"
+    if key not in results.tables:
+        raise GanscopeError(f"the results have no {key} table (tables.safetensors missing?); re-run the dissection")
+    indices = results.tables[key].long()
+    if indices.shape[1] < 2:
+        raise GanscopeError(f"KID needs at least 2 top samples per unit; the dissection kept {indices.shape[1]}")
+    return indices
+
+
+@torch.no_grad()
+def rank_units(generator: nn.Module, results: Results, layer: str, scorer: Scorer, score: str = "kid",
+               batch_size: int = 32, device: str = "cpu") -> Ranking:
+    """Score every unit of ``layer`` on its top samples (each sample generated once) and sort worst first."""
+    if score not in SCORES:
+        raise GanscopeError(f"unknown score {score!r}; use {' or '.join(SCORES)}")
+    if score == "discriminator" and scorer.discriminator is None:
+        raise GanscopeError("--score discriminator needs a discriminator")
+    top = top_indices(results, layer)
+    union = top.unique()
+    scored = Scored.concat([scorer(images) for images in generated(generator, results.seed, union.tolist(),
+                                                                  batch_size, device)])
+    rows = torch.searchsorted(union, top)  # (units, k) rows of ``scored``
+    reference = scorer.reference.features
+    units = []
+    for u, unit_rows in enumerate(rows):
+        mine = scored.subset(unit_rows)
+        stats = results.layers[layer].units[u]
+        disc = None if mine.logits is None else float(mine.logits.double().mean())
+        units.append(UnitScore(u, kid(mine.features, reference), disc, stats.label, stats.iou, top[u].tolist()))
+    worst = (lambda s: -s.kid) if score == "kid" else (lambda s: s.discriminator)
+    units.sort(key=worst)
+    disc_all = None if scored.logits is None else float(scored.logits.double().mean())
+    return Ranking(layer, score, results.seed, top.shape[1], kid(scored.features, reference), disc_all, units)

@@ -1,0 +1,121 @@
+"""CLI for artifact units: ``ganscope artifacts`` ranks units, ablates the worst and measures sample quality."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import torch
+import typer
+
+from ganscope.artifacts.quality import Estimate
+from ganscope.cli import check_writable, default_device, handle_errors
+from ganscope.commands.intervene import BatchSize, Device, Layer, Model, Out, _ints, _table
+from ganscope.io import GanscopeError, write_json
+
+ARTIFACTS_FILE = "artifacts.json"
+
+
+def _unit_sets(ranked: list[int], mark: str, sizes: str, units: int, control: bool, seed: int) -> dict[str, list[int]]:
+    """The marked units, or the top-n candidates for each size; plus random sets of the same sizes as controls."""
+    from ganscope.intervene import check_units
+
+    if mark:
+        sets = {"marked": check_units(_ints(mark, "--mark"), units, "marked")}
+    else:
+        ns = sorted({min(n, units) for n in _ints(sizes, "--sizes")})
+        if not ns or ns[0] < 1:
+            raise GanscopeError(f"--sizes must be positive numbers, got {sizes!r}")
+        sets = {f"top {n}": ranked[:n] for n in ns}
+    if control:
+        g = torch.Generator().manual_seed(seed)
+        for name, chosen in list(sets.items()):
+            sets[f"random {len(chosen)}" + (" (vs marked)" if name == "marked" else "")] = \
+                torch.randperm(units, generator=g)[: len(chosen)].tolist()
+    return sets
+
+
+def _estimate(e: Estimate | None, signed: bool = False) -> str:
+    """``value ± half-width`` for a symmetric interval, else ``value [lo, hi]``."""
+    if e is None:
+        return "-"
+    value = f"{e.value:+.4g}" if signed else f"{e.value:.4g}"
+    lo, hi = e.ci
+    if abs((hi - e.value) - (e.value - lo)) <= 1e-9 * max(1.0, abs(e.value)):
+        return f"{value} ± {hi - e.value:.2g}"
+    return f"{value} [{lo:+.3g}, {hi:+.3g}]" if signed else f"{value} [{lo:.3g}, {hi:.3g}]"
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``artifacts`` to ``app``."""
+
+    @app.command()
+    @handle_errors
+    def artifacts(
+        layer: Layer,
+        results: Annotated[Path, typer.Option(help="Dissection results directory (each unit's top samples).")],
+        out: Out = Path("artifacts-out"),
+        top: Annotated[int, typer.Option(help="Candidates to show (table, plot, grid).")] = 20,
+        mark: Annotated[str, typer.Option(help="Ablate these units (comma-separated) instead of the top-n.")] = "",
+        sizes: Annotated[str, typer.Option(help="Without --mark: ablate the top n candidates for each n.")] = "10,20",
+        samples: Annotated[int, typer.Option(help="Fresh samples for the before/after comparison (0: skip).")] = 500,
+        reference_samples: Annotated[int, typer.Option(help="Reference images.")] = 500,
+        blocks: Annotated[int, typer.Option(help="Disjoint KID blocks (confidence intervals).")] = 10,
+        bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the FID change.")] = 50,
+        score: Annotated[str, typer.Option(help="Rank by kid (of top samples) or discriminator (mean logit).")] = "kid",
+        features: Annotated[str, typer.Option(help="auto (Inception if its weights are cached, else demo), demo, "
+                                                   "inception[:PATH] or package.module:callable.")] = "auto",
+        reference: Annotated[str, typer.Option(help="Reference images: demo (world renders) or package.module:"
+                                                    "callable (default: demo for the demo model).")] = "",
+        discriminator: Annotated[str, typer.Option(help="none, demo[:PATH] or package.module:callable "
+                                                        "(default: demo for the demo model, else none).")] = "",
+        control: Annotated[bool, typer.Option(help="Also ablate random unit sets of the same sizes.")] = True,
+        reference_seed: Annotated[int, typer.Option(help="Seed of the reference images.")] = 1,
+        model: Model = "demo", batch_size: BatchSize = 32, device: Device = "",
+    ) -> None:
+        """Rank units by the quality of the samples they fire on; ablate candidates; KID/FID before and after."""
+        from ganscope.artifacts import Scorer, ablation_quality, load_discriminator, load_reference, rank_units
+        from ganscope.artifacts.plots import candidate_grid, plot_artifacts
+        from ganscope.features import load_features
+        from ganscope.models import load_generator
+        from ganscope.results import Results
+
+        if top < 1 or samples < 0 or reference_samples < 2:
+            raise GanscopeError("--top must be >= 1, --samples >= 0 and --reference-samples >= 2")
+        if not reference and model != "demo":
+            raise GanscopeError("give --reference (images of the real distribution) for a model other than demo")
+        check_writable(out)
+        device = device or default_device()
+        res = Results.load(results)
+        gen = load_generator(model).to(device)
+        disc = load_discriminator(discriminator or ("demo" if model == "demo" else "none"))
+        size = gen(torch.zeros(1, *gen.latent_shape, device=device)).shape[-1]
+        scorer = Scorer(load_features(features, device), load_reference(reference or "demo"), reference or "demo",
+                        reference_samples, reference_seed, size, None if disc is None else disc.to(device), device)
+        ranking = rank_units(gen, res, layer, scorer, score, batch_size, device)
+        units = len(ranking.units)
+        quality = None
+        if samples:
+            sets = _unit_sets(ranking.ranked(), mark, sizes, units, control, res.seed)
+            quality = ablation_quality(gen, layer, sets, scorer, res.seed, res.samples, samples, blocks, bootstrap,
+                                       batch_size, device)
+        label = scorer.features.label
+        data = {"model": model, "results": str(results), **scorer.describe(), "ranking": ranking.to_json(),
+                "quality": None if quality is None else quality.to_json()}
+        write_json(out / ARTIFACTS_FILE, data)
+        plot = plot_artifacts(ranking, quality, label, top, out / "artifacts.png")
+        grid = candidate_grid(gen, ranking, top, out / "candidates.png", batch_size, device)
+        disc_col = ranking.baseline_discriminator is not None
+        _table(f"{layer} artifact candidates (features: {label}); all ranked samples: KID "
+               f"{ranking.baseline_kid:.4f}", ["rank", "unit", "KID", *(["D logit"] if disc_col else []), "label"],
+               [[str(k + 1), str(u.unit), f"{u.kid:.4f}", *([f"{u.discriminator:.3f}"] if disc_col else []),
+                 f"{u.label} ({u.iou:.2f})"] for k, u in enumerate(ranking.units[:top])])
+        if quality is not None:
+            _table(f"ablating {layer} units: {samples} fresh samples vs {reference_samples} reference images "
+                   f"(features: {label}; 95 % CIs)", ["ablated", "KID", "KID change", "FID", "FID change",
+                                                      "D logit", "D change"],
+                   [["none", _estimate(quality.kid), "", f"{quality.fid:.4g}", "", _estimate(quality.discriminator),
+                     ""]] + [[s.name, _estimate(s.kid), _estimate(s.kid_change, True), f"{s.fid:.4g}",
+                              _estimate(s.fid_change, True), _estimate(s.discriminator),
+                              _estimate(s.discriminator_change, True)] for s in quality.sets])
+        typer.echo(f"results: {out / ARTIFACTS_FILE}, plot: {plot}, candidates: {grid} (one row per unit)")
