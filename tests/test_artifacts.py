@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +158,17 @@ def test_cli_needs_results_and_a_reference(tmp_path: Path):
     no_reference = runner.invoke(app, ["artifacts", "--model", "artifact_world:make_generator", "--results",
                                        str(tmp_path), "--layer", "layer1", "--out", str(tmp_path)])
     assert no_reference.exit_code == 2 and "give --reference" in no_reference.output
+
+
+def test_report_shows_the_candidates(artifact_results: Path, tmp_path: Path):
+    from ganscope.report import build_report
+
+    directory = tmp_path / "dissection"
+    shutil.copytree(artifact_results, directory)
+    assert "Artifact candidates" not in build_report(directory).read_text()
+    result = CliRunner().invoke(app, ["artifacts", *SPECS, "--results", str(directory), "--layer", "layer1",
+                                      "--top", "2", "--samples", "0", "--reference-samples", "20"])
+    assert result.exit_code == 0, result.output
+    page = build_report(directory).read_text()
+    assert "Artifact candidates" in page and "features: <b>artifact_world:make_features</b>" in page
+    assert 'src="candidates.png"' in page and page.count("#unit=") >= 2

@@ -9,11 +9,10 @@ import torch
 import typer
 
 from ganscope.artifacts.quality import Estimate
+from ganscope.artifacts.summary import ARTIFACTS_FILE
 from ganscope.cli import check_writable, default_device, handle_errors
-from ganscope.commands.intervene import BatchSize, Device, Layer, Model, Out, _ints, _table
+from ganscope.commands.intervene import BatchSize, Device, Layer, Model, _ints, _table
 from ganscope.io import GanscopeError, write_json
-
-ARTIFACTS_FILE = "artifacts.json"
 
 
 def _unit_sets(ranked: list[int], mark: str, sizes: str, units: int, control: bool, seed: int) -> dict[str, list[int]]:
@@ -54,7 +53,8 @@ def register(app: typer.Typer) -> None:
     def artifacts(
         layer: Layer,
         results: Annotated[Path, typer.Option(help="Dissection results directory (each unit's top samples).")],
-        out: Out = Path("artifacts-out"),
+        out: Annotated[Path | None, typer.Option(help="Output directory (default: --results, where the report "
+                                                      "shows the candidates).")] = None,
         top: Annotated[int, typer.Option(help="Candidates to show (table, plot, grid).")] = 20,
         mark: Annotated[str, typer.Option(help="Ablate these units (comma-separated) instead of the top-n.")] = "",
         sizes: Annotated[str, typer.Option(help="Without --mark: ablate the top n candidates for each n.")] = "10,20",
@@ -84,6 +84,7 @@ def register(app: typer.Typer) -> None:
             raise GanscopeError("--top must be >= 1, --samples >= 0 and --reference-samples >= 2")
         if not reference and model != "demo":
             raise GanscopeError("give --reference (images of the real distribution) for a model other than demo")
+        out = results if out is None else out
         check_writable(out)
         device = device or default_device()
         res = Results.load(results)
@@ -100,7 +101,7 @@ def register(app: typer.Typer) -> None:
             quality = ablation_quality(gen, layer, sets, scorer, res.seed, res.samples, samples, blocks, bootstrap,
                                        batch_size, device)
         label = scorer.features.label
-        data = {"model": model, "results": str(results), **scorer.describe(), "ranking": ranking.to_json(),
+        data = {"model": model, "results": str(results), **scorer.describe(), "top": top, "ranking": ranking.to_json(),
                 "quality": None if quality is None else quality.to_json()}
         write_json(out / ARTIFACTS_FILE, data)
         plot = plot_artifacts(ranking, quality, label, top, out / "artifacts.png")

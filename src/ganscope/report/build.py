@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ganscope.artifacts.summary import artifact_summary
 from ganscope.io import GanscopeError
 from ganscope.report import plots, strips
 from ganscope.report.pages import copy_static, render
@@ -67,7 +68,7 @@ def build_report(directory: str | Path) -> Path:
             render("concept.html", assets / f"concept-{slug(concept)}.html", **common, title=f"Concept {concept}",
                    concept=concept, units=units, strips=strip_sizes)
     return render("index.html", directory / "index.html", **{**common, "base": f"{ASSETS}/", "home": "index.html"},
-                  title=f"Dissection of {results.model}", rows=rows)
+                  title=f"Dissection of {results.model}", rows=rows, artifacts=artifact_summary(directory))
 
 
 @dataclass
