@@ -111,6 +111,7 @@ def test_the_artifact_unit_ranks_first_and_ablating_it_helps(artifact_results: P
     ranking = rank_units(gen, Results.load(artifact_results), "layer1", scorer, batch_size=16)
     assert ranking.ranked(1) == [artifact_world.ARTIFACT]
     assert ranking.units[0].kid > 3 * max(abs(u.kid) for u in ranking.units[1:])
+    assert ranking.units[0].kid > ranking.random_kid[1] > ranking.random_kid[0]  # above chance
     quality = ablation_quality(gen, "layer1", {"artifact": [artifact_world.ARTIFACT], "alpha": [0]}, scorer,
                                seed=0, start=64, samples=80, blocks=4, bootstrap=20)
     fixed, broken = quality.sets
@@ -134,6 +135,16 @@ def test_cli_end_to_end(artifact_results: Path, tmp_path: Path):
     assert data["quality"]["sets"][0]["units"] == [artifact_world.ARTIFACT]
     assert (out / "artifacts.png").stat().st_size > 0 and (out / "candidates.png").stat().st_size > 0
     assert "features: artifact_world:make_features" in " ".join(result.output.split())
+
+
+def test_cli_ablates_marked_units(artifact_results: Path, tmp_path: Path):
+    result = CliRunner().invoke(app, ["artifacts", *SPECS, "--results", str(artifact_results), "--layer", "layer1",
+                                      "--mark", "6,0", "--samples", "40", "--reference-samples", "40", "--blocks", "4",
+                                      "--bootstrap", "5", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    sets = json.loads((tmp_path / "artifacts.json").read_text())["quality"]["sets"]
+    assert [(s["name"], len(s["units"])) for s in sets] == [("marked", 2), ("random 2 (vs marked)", 2)]
+    assert sets[0]["units"] == [6, 0]
 
 
 @pytest.mark.parametrize("extra, message", [

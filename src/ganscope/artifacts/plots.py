@@ -21,7 +21,9 @@ def plot_artifacts(ranking: Ranking, quality: Quality | None, features: str, top
     ax = fig.add_subplot(1, 2 if quality else 1, 1)
     shown = ranking.units[:top]
     ax.plot(range(len(shown)), [u.kid for u in shown], "o")
-    ax.axhline(ranking.baseline_kid, color="grey", linestyle="--", label="all ranked samples")
+    mean, p95 = ranking.random_kid
+    ax.axhline(mean, color="grey", linestyle="--", label=f"random {ranking.top_samples}-sample sets: mean")
+    ax.axhline(p95, color="grey", linestyle=":", label="... 95th percentile")
     ax.set_xticks(range(len(shown)), [str(u.unit) for u in shown], rotation=90, fontsize=7)
     ax.set_xlabel(f"{ranking.layer} unit (ranked by {ranking.score})")
     ax.set_ylabel(f"KID of its top {ranking.top_samples} samples")

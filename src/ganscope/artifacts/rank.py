@@ -4,6 +4,9 @@ A unit's samples are its top-activating samples from the dissection (``topk_indi
 Its KID is the distance between their features and the reference images' features
 (higher = less like real images); its discriminator score is the mean logit on them
 (lower = less real). Units are ranked worst first by the chosen score.
+
+A set of k similar images scores a higher KID than k diverse ones of the same quality,
+so each unit is also compared with the null: KIDs of random k-subsets of the ranked samples.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from ganscope.metrics import kid
 from ganscope.results import Results
 
 SCORES = ("kid", "discriminator")
+NULL_SETS = 200
 
 
 @dataclass
@@ -38,8 +42,9 @@ class Ranking:
     score: str
     seed: int
     top_samples: int  # samples per unit
-    baseline_kid: float  # all ranked samples pooled: what a unit with typical samples scores
+    baseline_kid: float  # all ranked samples pooled
     baseline_discriminator: float | None
+    random_kid: list[float]  # mean and 95th percentile of KID over random k-subsets of the ranked samples
     units: list[UnitScore]  # worst first
 
     def ranked(self, n: int | None = None) -> list[int]:
@@ -85,4 +90,13 @@ def rank_units(generator: nn.Module, results: Results, layer: str, scorer: Score
     worst = (lambda s: -s.kid) if score == "kid" else (lambda s: s.discriminator)
     units.sort(key=worst)
     disc_all = None if scored.logits is None else float(scored.logits.double().mean())
-    return Ranking(layer, score, results.seed, top.shape[1], kid(scored.features, reference), disc_all, units)
+    null = random_subset_kids(scored.features, reference, top.shape[1], NULL_SETS, results.seed)
+    return Ranking(layer, score, results.seed, top.shape[1], kid(scored.features, reference), disc_all,
+                   [float(null.mean()), float(null.quantile(0.95))], units)
+
+
+def random_subset_kids(features: torch.Tensor, reference: torch.Tensor, k: int, count: int, seed: int) -> torch.Tensor:
+    """KID of ``count`` random k-subsets of ``features``: what a unit's score would be by chance."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.tensor([kid(features[torch.randperm(len(features), generator=g)[:k]], reference)
+                         for _ in range(count)], dtype=torch.float64)

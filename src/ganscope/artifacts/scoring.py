@@ -50,6 +50,8 @@ class Scorer:
 
     def describe(self) -> dict:
         """What every output must say about how its numbers were computed."""
+        logits = self.reference.logits
         return {"features": self.features.label, "reference": self.reference_spec,
                 "reference_samples": len(self.reference.features), "reference_seed": self.seed,
-                "discriminator": self.discriminator is not None}
+                "discriminator": self.discriminator is not None,
+                "reference_discriminator": None if logits is None else float(logits.double().mean())}

@@ -17,7 +17,7 @@ def artifact_summary(directory: Path) -> dict[str, Any] | None:
         ranking, quality = data["ranking"], data.get("quality")
         return {"features": data["features"], "reference": data["reference"], "layer": ranking["layer"],
                 "score": ranking["score"], "top_samples": ranking["top_samples"],
-                "baseline_kid": ranking["baseline_kid"], "units": ranking["units"][: data.get("top", 20)],
+                "random_kid": ranking["random_kid"], "units": ranking["units"][: data.get("top", 20)],
                 "quality": quality, "grid": (directory / "candidates.png").is_file(),
                 "plot": (directory / "artifacts.png").is_file()}
     except (OSError, ValueError, KeyError, TypeError):

@@ -8,21 +8,33 @@ from typing import Annotated
 import torch
 import typer
 
-from ganscope.artifacts.quality import Estimate
+from ganscope.artifacts.quality import Estimate, Quality
+from ganscope.artifacts.rank import Ranking
 from ganscope.artifacts.summary import ARTIFACTS_FILE
 from ganscope.cli import check_writable, default_device, handle_errors
 from ganscope.commands.intervene import BatchSize, Device, Layer, Model, _ints, _table
 from ganscope.io import GanscopeError, write_json
+from ganscope.results import Results
 
 
-def _unit_sets(ranked: list[int], mark: str, sizes: str, units: int, control: bool, seed: int) -> dict[str, list[int]]:
-    """The marked units, or the top-n candidates for each size; plus random sets of the same sizes as controls."""
+def _marked(mark: str, results: Results, layer: str) -> list[int] | None:
+    """The units given with --mark, checked against the layer before any work; None without --mark."""
     from ganscope.intervene import check_units
 
-    if mark:
-        sets = {"marked": check_units(_ints(mark, "--mark"), units, "marked")}
+    if not mark:
+        return None
+    if layer not in results.layers:
+        raise GanscopeError(f"layer {layer!r} was not dissected; layers are: {', '.join(results.layers)}")
+    return check_units(_ints(mark, "--mark"), results.layers[layer].shape[0], layer)
+
+
+def _unit_sets(ranked: list[int], marked: list[int] | None, sizes: str, control: bool,
+               seed: int) -> dict[str, list[int]]:
+    """The marked units, or the top-n candidates for each size; plus random sets of the same sizes as controls."""
+    if marked:
+        sets = {"marked": marked}
     else:
-        ns = sorted({min(n, units) for n in _ints(sizes, "--sizes")})
+        ns = sorted({min(n, len(ranked)) for n in _ints(sizes, "--sizes")})
         if not ns or ns[0] < 1:
             raise GanscopeError(f"--sizes must be positive numbers, got {sizes!r}")
         sets = {f"top {n}": ranked[:n] for n in ns}
@@ -30,7 +42,7 @@ def _unit_sets(ranked: list[int], mark: str, sizes: str, units: int, control: bo
         g = torch.Generator().manual_seed(seed)
         for name, chosen in list(sets.items()):
             sets[f"random {len(chosen)}" + (" (vs marked)" if name == "marked" else "")] = \
-                torch.randperm(units, generator=g)[: len(chosen)].tolist()
+                torch.randperm(len(ranked), generator=g)[: len(chosen)].tolist()
     return sets
 
 
@@ -43,6 +55,25 @@ def _estimate(e: Estimate | None, signed: bool = False) -> str:
     if abs((hi - e.value) - (e.value - lo)) <= 1e-9 * max(1.0, abs(e.value)):
         return f"{value} ± {hi - e.value:.2g}"
     return f"{value} [{lo:+.3g}, {hi:+.3g}]" if signed else f"{value} [{lo:.3g}, {hi:.3g}]"
+
+
+def _print_ranking(ranking: Ranking, label: str, top: int) -> None:
+    disc = ranking.baseline_discriminator is not None
+    mean, p95 = ranking.random_kid
+    _table(f"{ranking.layer} artifact candidates (features: {label}); random {ranking.top_samples}-sample sets: "
+           f"KID {mean:.4f} (95th percentile {p95:.4f})", ["rank", "unit", "KID", *(["D logit"] if disc else []),
+                                                           "label"],
+           [[str(k + 1), str(u.unit), f"{u.kid:.4f}", *([f"{u.discriminator:.3f}"] if disc else []),
+             f"{u.label} ({u.iou:.2f})"] for k, u in enumerate(ranking.units[:top])])
+
+
+def _print_quality(quality: Quality, label: str, reference_samples: int) -> None:
+    _table(f"ablating {quality.layer} units: {quality.samples} fresh samples vs {reference_samples} reference images "
+           f"(features: {label}; 95 % CIs)", ["ablated", "KID", "KID change", "FID", "FID change", "D logit",
+                                              "D change"],
+           [["none", _estimate(quality.kid), "", f"{quality.fid:.4g}", "", _estimate(quality.discriminator), ""]]
+           + [[s.name, _estimate(s.kid), _estimate(s.kid_change, True), f"{s.fid:.4g}", _estimate(s.fid_change, True),
+               _estimate(s.discriminator), _estimate(s.discriminator_change, True)] for s in quality.sets])
 
 
 def register(app: typer.Typer) -> None:
@@ -78,45 +109,36 @@ def register(app: typer.Typer) -> None:
         from ganscope.artifacts.plots import candidate_grid, plot_artifacts
         from ganscope.features import load_features
         from ganscope.models import load_generator
-        from ganscope.results import Results
 
         if top < 1 or samples < 0 or reference_samples < 2:
             raise GanscopeError("--top must be >= 1, --samples >= 0 and --reference-samples >= 2")
-        if not reference and model != "demo":
+        demo = model.partition(":")[0] == "demo"
+        if not reference and not demo:
             raise GanscopeError("give --reference (images of the real distribution) for a model other than demo")
         out = results if out is None else out
         check_writable(out)
         device = device or default_device()
         res = Results.load(results)
+        marked = _marked(mark, res, layer)
         gen = load_generator(model).to(device)
-        disc = load_discriminator(discriminator or ("demo" if model == "demo" else "none"))
+        disc = load_discriminator(discriminator or ("demo" if demo else "none"))
         size = gen(torch.zeros(1, *gen.latent_shape, device=device)).shape[-1]
         scorer = Scorer(load_features(features, device), load_reference(reference or "demo"), reference or "demo",
                         reference_samples, reference_seed, size, None if disc is None else disc.to(device), device)
         ranking = rank_units(gen, res, layer, scorer, score, batch_size, device)
-        units = len(ranking.units)
         quality = None
         if samples:
-            sets = _unit_sets(ranking.ranked(), mark, sizes, units, control, res.seed)
+            sets = _unit_sets(ranking.ranked(), marked, sizes, control, res.seed)
             quality = ablation_quality(gen, layer, sets, scorer, res.seed, res.samples, samples, blocks, bootstrap,
                                        batch_size, device)
         label = scorer.features.label
-        data = {"model": model, "results": str(results), **scorer.describe(), "top": top, "ranking": ranking.to_json(),
+        data = {"model": model, "results": str(results), "dissection_samples": res.samples, **scorer.describe(),
+                "top": top, "ranking": ranking.to_json(),
                 "quality": None if quality is None else quality.to_json()}
         write_json(out / ARTIFACTS_FILE, data)
         plot = plot_artifacts(ranking, quality, label, top, out / "artifacts.png")
         grid = candidate_grid(gen, ranking, top, out / "candidates.png", batch_size, device)
-        disc_col = ranking.baseline_discriminator is not None
-        _table(f"{layer} artifact candidates (features: {label}); all ranked samples: KID "
-               f"{ranking.baseline_kid:.4f}", ["rank", "unit", "KID", *(["D logit"] if disc_col else []), "label"],
-               [[str(k + 1), str(u.unit), f"{u.kid:.4f}", *([f"{u.discriminator:.3f}"] if disc_col else []),
-                 f"{u.label} ({u.iou:.2f})"] for k, u in enumerate(ranking.units[:top])])
+        _print_ranking(ranking, label, top)
         if quality is not None:
-            _table(f"ablating {layer} units: {samples} fresh samples vs {reference_samples} reference images "
-                   f"(features: {label}; 95 % CIs)", ["ablated", "KID", "KID change", "FID", "FID change",
-                                                      "D logit", "D change"],
-                   [["none", _estimate(quality.kid), "", f"{quality.fid:.4g}", "", _estimate(quality.discriminator),
-                     ""]] + [[s.name, _estimate(s.kid), _estimate(s.kid_change, True), f"{s.fid:.4g}",
-                              _estimate(s.fid_change, True), _estimate(s.discriminator),
-                              _estimate(s.discriminator_change, True)] for s in quality.sets])
+            _print_quality(quality, label, reference_samples)
         typer.echo(f"results: {out / ARTIFACTS_FILE}, plot: {plot}, candidates: {grid} (one row per unit)")
