@@ -137,3 +137,33 @@ def test_read_only_output_is_a_clear_error(tmpfs: Path, small_results: Path):
     subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
     one_line_error(ganscope(*dissect_args(tmpfs / "out")), "Read-only file system")
     one_line_error(ganscope("report", str(tmpfs / "results")), "Read-only file system")
+
+
+def test_pickled_tallies_checkpoint_is_never_unpickled(tmp_path: Path):
+    """A tallies.ckpt that runs code when unpickled is refused; the code never runs."""
+    import torch
+
+    marker = tmp_path / "pwned"
+    (tmp_path / "out").mkdir()
+    torch.save({"fingerprint": Evil(str(marker))}, tmp_path / "out" / "tallies.ckpt")
+    one_line_error(ganscope(*dissect_args(tmp_path / "out")), "cannot read checkpoint")
+    assert not marker.exists()
+
+
+class Evil:
+    """Unpickling it would create a file."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self) -> tuple:
+        return (open, (self.path, "w"))
+
+
+@pytest.mark.parametrize(("value", "message"), [("nan", "must be finite"), ("1e39", "must be finite float32"),
+                                                ("3e38", "NaN or Inf in the images edited at 'layer1' for sample 0")])
+def test_non_finite_insertions_are_refused(small_results: Path, tmp_path: Path, value: str, message: str):
+    run = ganscope("insert", "-l", "layer1", "--units", "0,1", "--value", value, "--samples", "2", "--model", GEN,
+                   "--segmenter", SEG, "--out", str(tmp_path), "--device", "cpu")
+    one_line_error(run, message)
+    assert not list(tmp_path.iterdir())

@@ -27,15 +27,17 @@ import torch.nn.functional as F
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
+from ganscope.images import check_finite
 from ganscope.io import GanscopeError, load_checkpoint, save_checkpoint
 from ganscope.results import LayerResult, Results, UnitResult
-from ganscope.sampling import batches, latents
+from ganscope.sampling import batches, check_device, latents
 from ganscope.segmenters import CATEGORY_NAMES, check_segmenter
 from ganscope.shards import Span, add_span, covered, gaps, split
 from ganscope.stats import JointHistogram, Moments, TopK, upsample
 from ganscope.trace import TraceDict, get_module
 
 INSERTION_QUANTILE = 0.005  # insertion value k_u: the unit's 99.5th-percentile activation
+MAX_SEG_SIZE = 4096  # a larger segmentation side is a typo: its label maps alone would fill memory
 
 
 @dataclass
@@ -71,8 +73,13 @@ class DissectConfig:
             raise GanscopeError(f"--quantile must be in (0, 1), got {self.quantile}")
         if not self.layers:
             raise GanscopeError("give at least one --layer")
-        if self.seg_size is not None and self.seg_size < 1:
-            raise GanscopeError(f"--seg-size must be >= 1, got {self.seg_size}")
+        if self.seg_size is not None and not 1 <= self.seg_size <= MAX_SEG_SIZE:
+            raise GanscopeError(f"--seg-size must be in 1..{MAX_SEG_SIZE}, got {self.seg_size}")
+        if self.bins < 1:
+            raise GanscopeError(f"--bins must be >= 1, got {self.bins}")
+        if not 0 <= self.iou_cutoff < 1:
+            raise GanscopeError(f"--iou-cutoff must be in [0, 1), got {self.iou_cutoff}")
+        check_device(self.device)
 
     def fingerprint(self) -> str:
         """What determines the result (not batch size, device, or progress display)."""
@@ -186,7 +193,7 @@ def _check_images(images: Any, indices: Sequence[int]) -> torch.Tensor:
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
         got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise GanscopeError(f"generator returned {got}; expected images of shape (B, 3, H, W)")
-    _check_finite("generator output", images, indices)
+    check_finite("generator output", images, indices)
     return images
 
 
@@ -197,15 +204,8 @@ def _check_activations(layer: str, acts: torch.Tensor | None, indices: Sequence[
         acts = acts[:, :, None, None]
     if acts.dim() != 4:
         raise GanscopeError(f"layer {layer!r} output has shape {tuple(acts.shape)}; expected (B, units, h, w)")
-    _check_finite(f"activations of layer {layer!r}", acts, indices)
+    check_finite(f"activations of layer {layer!r}", acts, indices)
     return acts.float()
-
-
-def _check_finite(what: str, tensor: torch.Tensor, indices: Sequence[int]) -> None:
-    bad = ~torch.isfinite(tensor.flatten(1)).all(1)
-    if bad.any():
-        sample = indices[int(bad.nonzero()[0])]
-        raise GanscopeError(f"NaN or Inf in {what} for sample {sample}")
 
 
 def pilot_ranges(acts: torch.Tensor, size: tuple[int, int], cfg: DissectConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -456,6 +456,7 @@ def load_models(model: str, segmenter: str, device: str) -> tuple[nn.Module, Any
     from ganscope.models import load_generator
     from ganscope.segmenters import load_segmenter
 
+    check_device(device)
     gen = load_generator(model).to(device)
     seg = load_segmenter(segmenter)
     if hasattr(seg, "to"):

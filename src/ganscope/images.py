@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from ganscope.io import write_bytes
+from ganscope.io import GanscopeError, write_bytes
+
+
+def check_finite(what: str, tensor: torch.Tensor, indices: Sequence[int]) -> None:
+    """Refuse NaN or Inf in a batch (images or activations), naming the first bad sample: PNGs and
+    statistics would silently turn them into numbers."""
+    bad = ~torch.isfinite(tensor.flatten(1)).all(1)
+    if bad.any():
+        sample = indices[int(bad.nonzero()[0])]
+        raise GanscopeError(f"NaN or Inf in {what} for sample {sample}")
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

@@ -8,7 +8,8 @@ the report, ``ace --top`` and the server use).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import typing
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +102,8 @@ class Results:
         if not path.is_file():
             raise GanscopeError(f"no {RESULTS_FILE} in {directory}; run `ganscope dissect --out {directory}` first")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_not_a_number)
+        except (OSError, UnicodeDecodeError, ValueError) as err:
             raise GanscopeError(f"{path} is not valid JSON ({err}); re-run the dissection") from err
         if not isinstance(data, dict):
             raise GanscopeError(f"{path}: expected a JSON object")
@@ -113,13 +114,58 @@ class Results:
                 "re-run `ganscope dissect` with this version"
             )
         try:
+            _check(data, Results, "")
+            if not all({"name", "category"} <= set(concept) for concept in data["concepts"]):
+                raise ValueError("every concept needs a name and a category")
             layers = {
                 name: LayerResult(**{**layer, "units": [UnitResult(**u) for u in layer["units"]]})
                 for name, layer in data.pop("layers").items()
             }
             results = cls(**{**data, "layers": layers})
-        except (KeyError, TypeError, AttributeError) as err:
+            _check_labels(results)
+        except (KeyError, TypeError, AttributeError, ValueError) as err:
             raise GanscopeError(f"{path} does not match the results schema: {err}") from err
         tables_path = directory / TABLES_FILE
         results.tables = load_weights(tables_path) if tables_path.is_file() else {}
         return results
+
+
+def _not_a_number(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _check(value: Any, hint: Any, where: str) -> None:
+    """Raise ValueError unless parsed JSON ``value`` has the type ``hint`` (dataclasses: their known fields)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ValueError(f"{where or 'the file'} must be an object")
+        hints = typing.get_type_hints(hint)
+        for f in fields(hint):
+            if f.name in value:
+                _check(value[f.name], hints[f.name], f"{where}.{f.name}".lstrip("."))
+        return
+    if hint is Any:
+        return
+    if origin is list or origin is tuple:
+        if not isinstance(value, list) or (origin is tuple and len(value) != len(args)):
+            raise ValueError(f"{where} must be a list" + (f" of {len(args)}" if origin is tuple else ""))
+        for i, item in enumerate(value):
+            _check(item, args[0] if origin is list else args[i], f"{where}[{i}]")
+    elif origin is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{where} must be an object")
+        for key, item in value.items():
+            _check(item, args[1], f"{where}.{key}")
+    elif isinstance(value, bool) or not isinstance(value, (int, float) if hint is float else hint):
+        raise ValueError(f"{where} must be of type {hint.__name__}, got {type(value).__name__}")
+
+
+def _check_labels(results: Results) -> None:
+    """Units may only name the results' own concepts (the report and server look them up)."""
+    known = set(results.concept_names[1:])
+    for name, layer in results.layers.items():
+        for u in layer.units:
+            unknown = {u.label, *(c for c, _ in u.top_concepts)} - known
+            if unknown:
+                raise ValueError(f"unit {u.unit} of layer {name!r} names unknown concepts {sorted(unknown)}")

@@ -11,9 +11,23 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
+from ganscope.io import GanscopeError
+
 
 def _rng(seed: int, index: int) -> np.random.Generator:
+    if seed < 0 or index < 0:  # NumPy seeds are non-negative
+        raise GanscopeError(f"seeds and sample indices must be >= 0, got seed {seed}, index {index}")
     return np.random.default_rng([int(seed), int(index)])
+
+
+def check_device(device: str) -> None:
+    """A device torch knows and this machine has, checked before any model is moved there."""
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError) as err:
+        raise GanscopeError(f"unknown device {device!r}: use cpu or cuda") from err
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise GanscopeError(f"device {device!r}: CUDA is not available on this machine")
 
 
 def latents(seed: int, indices: Sequence[int], shape: Sequence[int]) -> torch.Tensor:

@@ -61,6 +61,9 @@ class Intervention:
             raise GanscopeError(f"{target.numel()} insertion values for {len(units)} units of layer {self.layer!r}")
         target = target.expand(len(units))[:, None, None]
         weight = torch.as_tensor(self.alpha, dtype=acts.dtype, device=acts.device).expand(len(units))[:, None, None]
+        if not (target.isfinite().all() and weight.isfinite().all()):
+            raise GanscopeError(f"insertion values and alphas for layer {self.layer!r} must be finite "
+                                f"{str(acts.dtype).removeprefix('torch.')} numbers")
         if self.region is not None:
             weight = weight * self.region.cells(*acts.shape[2:]).to(acts)
         chosen = acts.index_select(1, index)

@@ -124,7 +124,7 @@ def create_app(generator: nn.Module, segmenter: Any, results: Results, *, device
         """
         edits = [e for e in (paint_edit(edit, results, layer, units) for edit in request.edits) if e is not None]
         z = service.latents(results.seed if request.seed is None else request.seed, [request.index])
-        png = (await service.call(service.images, z, edits))[0]
+        png = (await service.call(service.images, z, edits, [request.index]))[0]
         return s.ImageResponse(image=data_url(png), width=results.image_size[1], height=results.image_size[0])
 
     @app.post("/api/generate", response_model=s.GenerateResponse, tags=["compatibility"])
@@ -137,7 +137,7 @@ def create_app(generator: nn.Module, segmenter: Any, results: Results, *, device
         ids = request.ids
         z = service.latents(results.seed, ids) if ids is not None else service.as_latents(request.zs or [])
         edits = legacy_edits(request.interventions or [], generator)
-        pngs = await service.call(service.images, z, edits)
+        pngs = await service.call(service.images, z, edits, ids if ids is not None else range(len(z)))
         return s.GenerateResponse(request=request, res=[
             s.GeneratedImage(id=ids[k] if ids is not None else None, d=data_url(png)) for k, png in enumerate(pngs)])
 

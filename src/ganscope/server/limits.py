@@ -15,6 +15,7 @@ MAX_MASK_SIDE = 2048  # pixels per side of a decoded mask
 MAX_IMAGES = 16  # images per request (ids or zs)
 MAX_EDITS = 256  # strokes / interventions per request (the paint page sends its whole history)
 MAX_POINTS = 4096  # points per stroke
+MAX_COORD = 65536.0  # |x|, |y| of a stroke point: drawing a thin line costs time in proportion to its length
 MAX_UNITS = 4096  # ablation records per intervention
 
 Scope = MutableMapping[str, Any]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ganscope.server.limits import MAX_EDITS, MAX_IMAGES, MAX_POINTS, MAX_UNITS
+from ganscope.server.limits import MAX_COORD, MAX_EDITS, MAX_IMAGES, MAX_POINTS, MAX_UNITS
+
+Coordinate = Annotated[float, Field(ge=-MAX_COORD, le=MAX_COORD)]
 
 
 class Strict(BaseModel):
@@ -83,7 +85,7 @@ class UnitDetail(BaseModel):
 
 
 class Stroke(Strict):
-    points: list[tuple[float, float]] = Field(min_length=1, max_length=MAX_POINTS,
+    points: list[tuple[Coordinate, Coordinate]] = Field(min_length=1, max_length=MAX_POINTS,
                                               description="(x, y) in image pixels")
     radius: float = Field(gt=0, le=4096, description="brush radius in image pixels")
 

@@ -21,7 +21,7 @@ from PIL import Image
 from starlette.concurrency import run_in_threadpool
 from torch import nn
 
-from ganscope.images import png_bytes, to_pil, to_uint8
+from ganscope.images import check_finite, png_bytes, to_pil, to_uint8
 from ganscope.intervene import Intervention
 from ganscope.io import GanscopeError
 from ganscope.report.strips import SampleImages, compose, encode, regions, tile_size
@@ -70,13 +70,14 @@ class ModelService:
             raise GanscopeError("zs must be finite numbers")
         return z
 
-    def images(self, z: torch.Tensor, edits: Sequence[Intervention] = ()) -> list[bytes]:
-        """PNG bytes of each image for latents ``z`` with ``edits`` applied."""
+    def images(self, z: torch.Tensor, edits: Sequence[Intervention], samples: Sequence[int]) -> list[bytes]:
+        """PNG bytes of each image for latents ``z`` with ``edits`` applied; ``samples`` name them in errors."""
         out = edited_images(self.generator, edits, z.to(self.device))
+        check_finite("the generated images", out, samples)
         return [png_bytes(to_pil(image)) for image in out]
 
     def _sample_png(self, seed: int, index: int) -> bytes:
-        return self.images(self.latents(seed, [index]))[0]
+        return self.images(self.latents(seed, [index]), [], [index])[0]
 
     def _unit_strip(self, layer: str, unit: int) -> bytes:
         """The unit's top samples with its thresholded region outlined, as in the report."""
