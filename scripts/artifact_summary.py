@@ -45,7 +45,8 @@ def section(model: str, note: str) -> str:
         f"scale: random {ranking['top_samples']}-sample sets of the same images score KID "
         f"{ranking['random_kid'][0]:.4f} on average (95th percentile {ranking['random_kid'][1]:.4f}; "
         f"{sum(u['kid'] > ranking['random_kid'][1] for u in ranking['units'])} of {len(ranking['units'])} units "
-        f"score above it), all of them pooled {ranking['baseline_kid']:.4f}"
+        f"score above it; chance alone puts about {0.05 * len(ranking['units']):.0f} there), all of them pooled "
+        f"{ranking['baseline_kid']:.4f}"
         + (f" and mean discriminator logit {ranking['baseline_discriminator']:.3f} (the reference images: "
            f"{data['reference_discriminator']:.3f})" if has_d else "") + ".",
         "",

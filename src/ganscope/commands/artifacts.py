@@ -9,7 +9,7 @@ import torch
 import typer
 
 from ganscope.artifacts.quality import Estimate, Quality
-from ganscope.artifacts.rank import Ranking
+from ganscope.artifacts.rank import Ranking, top_indices
 from ganscope.artifacts.summary import ARTIFACTS_FILE
 from ganscope.cli import check_writable, default_device, handle_errors
 from ganscope.commands.intervene import BatchSize, Device, Layer, Model, _ints, _table
@@ -23,9 +23,7 @@ def _marked(mark: str, results: Results, layer: str) -> list[int] | None:
 
     if not mark:
         return None
-    if layer not in results.layers:
-        raise GanscopeError(f"layer {layer!r} was not dissected; layers are: {', '.join(results.layers)}")
-    return check_units(_ints(mark, "--mark"), results.layers[layer].shape[0], layer)
+    return check_units(_ints(mark, "--mark"), len(top_indices(results, layer)), layer)
 
 
 def _unit_sets(ranked: list[int], marked: list[int] | None, sizes: str, control: bool,
