@@ -71,6 +71,7 @@ def train_demo(
     checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 100,
     r1_gamma: Annotated[float, typer.Option(help="R1 penalty weight on real images (generator training).")] = 0.1,
     beta1: Annotated[float, typer.Option(help="Adam beta1.")] = 0.0,
+    instance_noise: Annotated[float, typer.Option(help="Std of the noise added to the discriminator's inputs.")] = 0.1,
 ) -> None:
     """Train the demo generator or segmenter on the demo world, resumably."""
     from ganscope.train.demo import TrainConfig, train_generator, train_segmenter
@@ -81,7 +82,10 @@ def train_demo(
         run_dir=run_dir, steps=steps, batch=batch_size, lr=lr, beta1=beta1, export=export,
         device=device or default_device(), checkpoint_every=checkpoint_every,
     )
-    path = train_generator(cfg, r1_gamma=r1_gamma) if part is DemoPart.generator else train_segmenter(cfg)
+    if part is DemoPart.generator:
+        path = train_generator(cfg, r1_gamma=r1_gamma, instance_noise=instance_noise)
+    else:
+        path = train_segmenter(cfg)
     typer.echo(f"checkpoint: {path}")
 
 

@@ -54,12 +54,14 @@ def _resume(path: Path) -> dict | None:
     return load_checkpoint(path) if path.is_file() else None
 
 
-def train_generator(cfg: TrainConfig, r1_gamma: float = 0.5, r1_every: int = 8, ema_kimg: float = 5.0,
-                    ema_rampup: float = 0.05) -> Path:
+def train_generator(cfg: TrainConfig, r1_gamma: float = 0.1, r1_every: int = 8, ema_kimg: float = 5.0,
+                    ema_rampup: float = 0.05, instance_noise: float = 0.1) -> Path:
     """Non-saturating GAN loss with lazy R1 on reals, Adam(beta1, 0.99), EMA generator.
 
     The EMA half-life is ``ema_kimg`` thousand images, shortened early in training to
-    ``ema_rampup`` times the images seen so far (as in StyleGAN2-ADA).
+    ``ema_rampup`` times the images seen so far (as in StyleGAN2-ADA). The discriminator sees
+    real and generated images through Gaussian ``instance_noise``: without it, it tells them
+    apart by the world's fine sensor noise alone and the generator collapses to one layout.
     """
     device = cfg.device
     gen, disc = DemoGenerator().to(device), DemoDiscriminator().to(device)
@@ -92,8 +94,10 @@ def train_generator(cfg: TrainConfig, r1_gamma: float = 0.5, r1_every: int = 8, 
             noise = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
             z = torch.randn(cfg.batch, *gen.latent_shape, generator=noise).to(device)
 
+            noisy = [torch.randn(real.shape, generator=noise).to(device) * instance_noise for _ in range(3)]
+            real = real + noisy[0]
             fake = gen(z)
-            d_loss = F.softplus(disc(fake.detach())).mean() + F.softplus(-disc(real)).mean()
+            d_loss = F.softplus(disc(fake.detach() + noisy[1])).mean() + F.softplus(-disc(real)).mean()
             if step % r1_every == 0:
                 real.requires_grad_(True)
                 (grad,) = torch.autograd.grad(disc(real).sum(), real, create_graph=True)
@@ -102,7 +106,7 @@ def train_generator(cfg: TrainConfig, r1_gamma: float = 0.5, r1_every: int = 8, 
             d_loss.backward()
             opt_d.step()
 
-            g_loss = F.softplus(-disc(fake)).mean()
+            g_loss = F.softplus(-disc(fake + noisy[2])).mean()
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()
