@@ -11,7 +11,7 @@ import torch
 import synthetic
 from ganscope.dissect import DissectConfig, Dissection, dissect
 from ganscope.io import GanscopeError
-from ganscope.results import Results
+from ganscope.results import Results, Upsampling
 
 
 def test_unit_k_is_labelled_concept_k(generator, segmenter):
@@ -29,12 +29,12 @@ def test_quantile_rule_labels_units(generator, segmenter):
     units = results.layers["layer1"].units
     assert [u.label for u in units[: synthetic.K]] == synthetic.CONCEPTS[1:]
     assert results.layers["layer2"].shape == [8, 16, 16]
-    assert results.upsampling == {"mode": "bilinear", "align_corners": False, "size": [32, 32]}
+    assert results.upsampling == Upsampling(mode="bilinear", align_corners=False, size=[32, 32])
 
 
 def test_seg_size_changes_resolution(generator, segmenter):
     results = dissect(generator, segmenter, ["layer1"], samples=8, seg_size=16, progress=False)
-    assert results.upsampling["size"] == [16, 16]
+    assert results.upsampling.size == [16, 16]
 
 
 def test_results_do_not_depend_on_batch_size(generator, segmenter):

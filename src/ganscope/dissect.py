@@ -29,7 +29,7 @@ from torch import nn
 
 from ganscope.images import check_finite
 from ganscope.io import GanscopeError, load_checkpoint, save_checkpoint
-from ganscope.results import LayerResult, Results, UnitResult
+from ganscope.results import LayerResult, Results, UnitResult, Upsampling
 from ganscope.sampling import batches, check_device, latents
 from ganscope.segmenters import CATEGORY_NAMES, check_segmenter
 from ganscope.shards import Span, add_span, covered, gaps, split
@@ -378,7 +378,7 @@ class Dissection:
             model=cfg.model_name, segmenter=cfg.segmenter_name, samples=cfg.samples, seed=cfg.seed,
             threshold_rule=cfg.threshold, quantile=cfg.quantile, iou_cutoff=cfg.iou_cutoff,
             concepts=[{"name": n, "category": c} for n, c in zip(seg.concepts, seg.categories)],
-            layers=layers, upsampling={"mode": "bilinear", "align_corners": False, "size": list(size)},
+            layers=layers, upsampling=Upsampling(mode="bilinear", align_corners=False, size=list(size)),
             image_size=self.image_size, elapsed_seconds=round(self.elapsed, 3), tables=tables,
         )
 

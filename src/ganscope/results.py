@@ -50,6 +50,15 @@ class LayerResult:
 
 
 @dataclass
+class Upsampling:
+    """How activation maps were resized to the segmentation size before thresholding."""
+
+    mode: str
+    align_corners: bool
+    size: list[int]
+
+
+@dataclass
 class Results:
     model: str
     segmenter: str
@@ -60,7 +69,7 @@ class Results:
     iou_cutoff: float
     concepts: list[dict[str, str]]
     layers: dict[str, LayerResult]
-    upsampling: dict[str, Any]
+    upsampling: Upsampling
     image_size: list[int]
     elapsed_seconds: float = 0.0
     schema_version: int = SCHEMA_VERSION
@@ -121,7 +130,7 @@ class Results:
                 name: LayerResult(**{**layer, "units": [UnitResult(**u) for u in layer["units"]]})
                 for name, layer in data.pop("layers").items()
             }
-            results = cls(**{**data, "layers": layers})
+            results = cls(**{**data, "layers": layers, "upsampling": Upsampling(**data["upsampling"])})
             _check_labels(results)
         except (KeyError, TypeError, AttributeError, ValueError) as err:
             raise GanscopeError(f"{path} does not match the results schema: {err}") from err
@@ -140,6 +149,9 @@ def _check(value: Any, hint: Any, where: str) -> None:
     if is_dataclass(hint):
         if not isinstance(value, dict):
             raise ValueError(f"{where or 'the file'} must be an object")
+        unknown = sorted(set(value) - {f.name for f in fields(hint)})
+        if unknown:
+            raise ValueError(f"{where or 'the file'} has unknown fields {json.dumps(unknown)}")
         hints = typing.get_type_hints(hint)
         for f in fields(hint):
             if f.name in value:
@@ -156,8 +168,8 @@ def _check(value: Any, hint: Any, where: str) -> None:
         if not isinstance(value, dict):
             raise ValueError(f"{where} must be an object")
         for key, item in value.items():
-            _check(item, args[1], f"{where}.{key}")
-    elif isinstance(value, bool) or not isinstance(value, (int, float) if hint is float else hint):
+            _check(item, args[1], f"{where}[{json.dumps(key)}]")
+    elif isinstance(value, bool) != (hint is bool) or not isinstance(value, (int, float) if hint is float else hint):
         raise ValueError(f"{where} must be of type {hint.__name__}, got {type(value).__name__}")
 
 
