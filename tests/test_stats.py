@@ -122,7 +122,8 @@ def test_topk_keeps_highest_peaks():
     assert top.indices[0].tolist() == [3, 1, 5]
 
 
-@pytest.mark.parametrize(("h", "w", "size"), [(4, 4, (16, 16)), (3, 5, (6, 20)), (8, 8, (8, 8)), (4, 4, (12, 12))])
+@pytest.mark.parametrize(("h", "w", "size"), [(4, 4, (16, 16)), (3, 5, (6, 20)), (8, 8, (8, 8)), (4, 4, (12, 12)),
+                                             (4, 4, (64, 64)), (2, 3, (16, 48)), (3, 2, (24, 4))])
 def test_block_upsampling_counts_equal_whole_map_counts(h: int, w: int, size: tuple[int, int]):
     g = torch.Generator().manual_seed(h * w)
     acts = torch.randn(5, 6, h, w, generator=g)

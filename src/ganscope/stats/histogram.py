@@ -9,8 +9,9 @@ every dataset-level IoU come from one pass over the data.
 Bins per unit: ``0`` holds values below ``lo`` (not counted pixel by pixel: derived
 from the label counts), ``1..bins`` split ``[lo, hi)`` evenly, ``bins + 1`` holds values
 >= ``hi``. Edge ``j`` (1 <= j <= bins + 1) is the value ``lo + (j - 1) * width``.
-Thresholds are always reported at edges, where every count is exact; the distance
-between a reported quantile threshold and the exact quantile is at most one bin width.
+Thresholds are always reported at edges, where every count is exact (up to float32
+rounding of values within a few ulps of an edge); the distance between a reported
+quantile threshold and the exact quantile is at most one bin width.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
-_CHUNK_ELEMENTS = 1 << 23  # upsampled values processed at once, bounds memory
+_CHUNK_ELEMENTS = 1 << 20  # upsampled values processed at once: bounds memory, stays near the cache
+_SUB_BLOCK = 4  # side of the sub-blocks bounded (and skipped) as a whole
 
 
 def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -37,40 +39,72 @@ def tail_blocks(acts: torch.Tensor, labels: torch.Tensor, lo: torch.Tensor,
     Bilinear upsampling never exceeds the largest of the (up to four) source values it
     mixes, so only those parts of the upsampled map need computing. When the scale is
     an even integer (4 -> 64, 8 -> 256, ...), output pixels fall into blocks that share
-    the same four source values (cells of a replicate-padded map); only cells whose
-    largest corner reaches ``lo`` are interpolated, with the same formula (and order of
-    operations) as ``F.interpolate``. Other scales upsample whole maps whose peak
-    reaches ``lo``. Padding pixels outside the image get ``pad_label``. Chunks come in
-    unit-major order, so each chunk covers a contiguous range of units.
+    the same four source values (cells of a replicate-padded map); only cells with a
+    corner that may reach ``lo`` are looked at, and within them only the 4 x 4
+    sub-blocks whose bounding rectangle has such a corner (a bilinear patch peaks at a
+    corner). Values follow F.interpolate's bilinear formula up to float rounding. Other
+    scales upsample whole maps whose peak may reach ``lo``. Padding pixels outside the
+    image get ``pad_label``. Units are sorted within and across chunks.
     """
     b, _, h, w = acts.shape
     size = (labels.shape[1], labels.shape[2])
     sy, sx = size[0] // h, size[1] // w
-    if (h, w) == size:
-        yield from _whole_maps(acts, labels, lo, size)
-    elif sy * h == size[0] and sx * w == size[1] and sy % 2 == 0 and sx % 2 == 0:
-        padded = F.pad(acts, (1, 1, 1, 1), mode="replicate")
-        cell_max = F.max_pool2d(padded, 2, stride=1)  # (B, U, h + 1, w + 1)
-        cells = (cell_max >= lo[None, :, None, None]).transpose(0, 1).nonzero()
-        pad = (sx // 2, sx // 2, sy // 2, sy // 2)
-        block_labels = F.pad(labels, pad, value=pad_label).view(b, h + 1, sy, w + 1, sx).transpose(2, 3)
-        wy = ((torch.arange(sy, device=acts.device) + 0.5) / sy)[:, None]
-        wx = ((torch.arange(sx, device=acts.device) + 0.5) / sx)[None, :]
-        step = max(1, _CHUNK_ELEMENTS // (sy * sx))
-        for start in range(0, len(cells), step):
-            u, bi, i, j = cells[start : start + step].unbind(1)
-            a, c = padded[bi, u, i, j, None, None], padded[bi, u, i + 1, j, None, None]
-            top = a * (1 - wx) + padded[bi, u, i, j + 1, None, None] * wx
-            bottom = c * (1 - wx) + padded[bi, u, i + 1, j + 1, None, None] * wx
-            yield u, top * (1 - wy) + bottom * wy, block_labels[bi, i, j]
+    if (h, w) != size and sy * h == size[0] and sx * w == size[1] and sy % 2 == 0 and sx % 2 == 0:
+        yield from _cell_blocks(acts, labels, lo, (sy, sx), pad_label)
     else:
         yield from _whole_maps(acts, labels, lo, size)
+
+
+def _may_reach(values: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
+    """values >= lo, with a margin for the few ulps by which interpolation can overshoot its inputs."""
+    return values + 1e-5 * values.abs() >= lo
+
+
+def _sub_block(side: int) -> int:
+    """Sub-block side for a cell side: 4 when it splits the cell, else the whole cell."""
+    return _SUB_BLOCK if side > _SUB_BLOCK and side % _SUB_BLOCK == 0 else side
+
+
+def _cell_blocks(acts: torch.Tensor, labels: torch.Tensor, lo: torch.Tensor, scale: tuple[int, int],
+                 pad_label: int) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Chunks of the even-integer-scale path (see ``tail_blocks``)."""
+    b, _, h, w = acts.shape
+    (sy, sx), (ty, tx) = scale, (_sub_block(scale[0]), _sub_block(scale[1]))
+    my, mx = sy // ty, sx // tx
+    padded = F.pad(acts, (1, 1, 1, 1), mode="replicate")
+    hot = _may_reach(padded, lo[None, :, None, None])
+    hot = hot[:, :, :-1] | hot[:, :, 1:]
+    cells = (hot[..., :-1] | hot[..., 1:]).transpose(0, 1).nonzero()  # (unit, sample, row, col) of live cells
+    # One (ty, tx) tile of labels per sub-block, indexed by (sample, cell row, sub row, cell col, sub col).
+    pad = (sx // 2, sx // 2, sy // 2, sy // 2)
+    tiles = F.pad(labels, pad, value=pad_label).view(b, h + 1, my, ty, w + 1, mx, tx)
+    tiles = tiles.permute(0, 1, 2, 4, 5, 3, 6).reshape(-1, ty, tx)
+    device = acts.device
+    gy = (torch.arange(my + 1, device=device) / my).view(1, -1, 1)  # sub-block boundaries within a cell
+    gx = (torch.arange(mx + 1, device=device) / mx).view(1, 1, -1)
+    ly = ((torch.arange(ty, device=device) + 0.5) / ty).view(1, -1, 1)  # pixel centres within a sub-block
+    lx = ((torch.arange(tx, device=device) + 0.5) / tx).view(1, 1, -1)
+    step = max(1, _CHUNK_ELEMENTS // (sy * sx))
+    for start in range(0, len(cells), step):
+        u, bi, i, j = cells[start : start + step].unbind(1)
+        a, b_, c, d = (padded[bi, u, i + di, j + dj].view(-1, 1, 1) for di, dj in ((0, 0), (0, 1), (1, 0), (1, 1)))
+        # The cell's bilinear patch on the sub-block boundaries; it peaks at a corner of each sub-block.
+        grid = torch.lerp(torch.lerp(a, b_, gx), torch.lerp(c, d, gx), gy)  # (n, my + 1, mx + 1)
+        peak = torch.maximum(torch.maximum(grid[:, :-1, :-1], grid[:, :-1, 1:]),
+                             torch.maximum(grid[:, 1:, :-1], grid[:, 1:, 1:]))
+        cell, sub_y, sub_x = _may_reach(peak, lo[u, None, None]).nonzero().unbind(1)
+        corner = (cell * (my + 1) + sub_y) * (mx + 1) + sub_x
+        flat = grid.view(-1)
+        g00, g01, g10, g11 = (flat[corner + k].view(-1, 1, 1) for k in (0, 1, mx + 1, mx + 2))
+        values = torch.lerp(torch.lerp(g00, g01, lx), torch.lerp(g10, g11, lx), ly)  # (k, ty, tx)
+        tile = (((bi[cell] * (h + 1) + i[cell]) * my + sub_y) * (w + 1) + j[cell]) * mx + sub_x
+        yield u[cell], values, tiles[tile]
 
 
 def _whole_maps(acts: torch.Tensor, labels: torch.Tensor, lo: torch.Tensor,
                 size: tuple[int, int]) -> Iterator[tuple[torch.Tensor, ...]]:
     """Upsample the whole maps whose peak reaches lo (the general path)."""
-    pairs = (acts.flatten(2).amax(2) >= lo[None]).T.nonzero()
+    pairs = _may_reach(acts.flatten(2).amax(2), lo[None]).T.nonzero()
     step = max(1, _CHUNK_ELEMENTS // (size[0] * size[1]))
     for start in range(0, len(pairs), step):
         u, bi = pairs[start : start + step].unbind(1)
@@ -108,26 +142,24 @@ class JointHistogram:
         self.label_counts += torch.bincount(labels.flatten(), minlength=self.concepts).cpu()
         if self.concepts < torch.iinfo(torch.int16).max:
             labels = labels.to(torch.int16)  # a quarter of the memory traffic when gathering label blocks
-        lo = self.lo.to(device, torch.float32)
+        # Bin coordinates of the source maps: bilinear upsampling commutes with this per-unit
+        # affine map, so the upsampled coordinate floored is the bin (1 at lo), one op per value.
+        shape = (1, -1, 1, 1)
+        lo, width = self.lo.to(device, torch.float32), self.width.to(device, torch.float32)
+        coords = (activations.float() - lo.view(shape)).div_(width.view(shape)).add_(1)
         # Padding pixels count under an extra concept and values below lo in bin 0; both
         # are dropped afterwards, which is cheaper than selecting the pixels to keep.
         slots = (self.bins + 2) * (self.concepts + 1)
-        for units, values, block_labels in tail_blocks(activations, labels, lo, pad_label=self.concepts):
-            first, last = int(units[0]), int(units[-1])
-            key = self._keys(units, first, values, block_labels)
-            part = torch.bincount(key.flatten(), minlength=(last - first + 1) * slots)
-            self.counts[first : last + 1] += part.view(-1, self.bins + 2, self.concepts + 1)[:, :, :-1].cpu()
+        for units, values, block_labels in tail_blocks(coords, labels, torch.ones_like(lo), pad_label=self.concepts):
+            ids, local = torch.unique_consecutive(units, return_inverse=True)
+            dtype = torch.int32 if len(ids) * slots < 2**31 else torch.int64
+            key = values.clamp_(0, self.bins + 1).to(dtype).mul_(self.concepts + 1).add_(block_labels)
+            key = key.add_((local * slots).to(dtype).view((-1,) + (1,) * (key.dim() - 1)))
+            part = torch.bincount(key.flatten(), minlength=len(ids) * slots)
+            part = part.view(-1, self.bins + 2, self.concepts + 1)[:, :, :-1]
+            self.counts.index_add_(0, ids.cpu(), part.cpu())
         self.counts[:, 0] = 0
         self._intersections = None
-
-    def _keys(self, units: torch.Tensor, first: int, values: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Flat (unit - first, bin, label) indices of every value; bin 0 is below lo."""
-        lo = self.lo.to(values.device, torch.float32)[units]
-        width = self.width.to(values.device, torch.float32)[units]
-        shape = (-1,) + (1,) * (values.dim() - 1)
-        bin_index = ((values - lo.view(shape)) / width.view(shape)).floor_().clamp_(-1, self.bins).add_(1).long()
-        key = bin_index.add_(((units - first) * (self.bins + 2)).view(shape)).mul_(self.concepts + 1)
-        return key.add_(labels)
 
     def merge(self, other: JointHistogram) -> None:
         if not (torch.equal(self.lo, other.lo) and torch.equal(self.hi, other.hi) and self.bins == other.bins):
