@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -135,3 +137,19 @@ def test_block_upsampling_counts_equal_whole_map_counts(h: int, w: int, size: tu
     dense.update(up, labels)  # already at label resolution: no interpolation involved
     assert torch.equal(fast.counts, dense.counts)
     assert dense.above()[:, 0].min() > 0
+
+
+def test_pilot_range_stays_below_the_threshold_of_a_unit_that_fires_early(monkeypatch: pytest.MonkeyPatch):
+    """A unit firing in 4 of the 64 pilot samples and nowhere else: a pooled pilot sets lo above its final
+    top-1% level; the lowest of the group estimates does not."""
+    engine = importlib.import_module("ganscope.dissect")  # the package's `dissect` attribute is the function
+    g = torch.Generator().manual_seed(0)
+    population = torch.randn(1000, 1, 4, 4, generator=g)
+    population[:4] = 10.0
+    cfg = DissectConfig(layers=["x"], samples=1000, quantile=0.01, tail_factor=2.0)
+    exact = np.quantile(bilinear(population[:, 0].numpy(), (8, 8)), 1 - cfg.quantile, method="inverted_cdf")
+    lo, _ = pilot_ranges(population[:64], (8, 8), cfg)
+    assert lo.item() <= exact
+    monkeypatch.setattr(engine, "PILOT_GROUPS", 1)
+    pooled, _ = pilot_ranges(population[:64], (8, 8), cfg)
+    assert pooled.item() > exact

@@ -110,6 +110,9 @@ def dissect(
     device: Annotated[str, typer.Option(help="cpu or cuda (default: cuda when present).")] = "",
     seg_size: Annotated[int | None, typer.Option(help="Segmentation resolution (default: image size).")] = None,
     bins: Annotated[int, typer.Option(help="Histogram bins per unit (threshold resolution).")] = 256,
+    tail_factor: Annotated[float, typer.Option(
+        help="Tally each unit from the level its top tail-factor x quantile pilot pixels reach; raise it if "
+        "results list tail_warnings.")] = 2.0,
     report: Annotated[bool, typer.Option(help="Render the HTML report when done.")] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     ray: Annotated[str | None, typer.Option(
@@ -125,7 +128,8 @@ def dissect(
     cfg = DissectConfig(
         layers=layer, samples=samples, seed=seed, threshold=threshold.value, quantile=quantile,
         iou_cutoff=iou_cutoff, batch_size=batch_size, device=device, seg_size=seg_size, bins=bins,
-        checkpoint=out / "tallies.ckpt", progress=progress, model_name=model, segmenter_name=segmenter,
+        tail_factor=tail_factor, checkpoint=out / "tallies.ckpt", progress=progress, model_name=model,
+        segmenter_name=segmenter,
     )
     run = Dissection(gen, seg, cfg)
     if ray is None:
@@ -174,6 +178,10 @@ def print_summary(results: Results) -> None:
         table.add_row(name, str(layer_result.shape[0]), *(str(layer_result.interpretable[c]) for c in categories),
                       ", ".join(sorted(good)))
     Console().print(table)
+    for name, layer_result in results.layers.items():
+        if layer_result.tail_warnings:
+            typer.echo(f"warning: {len(layer_result.tail_warnings)} units of {name} have thresholds outside their "
+                       "tallied range (listed in tail_warnings); re-run with a larger --tail-factor", err=True)
 
 
 def render_report(directory: Path) -> None:

@@ -37,6 +37,7 @@ from ganscope.stats import JointHistogram, Moments, TopK, upsample
 from ganscope.trace import TraceDict, get_module
 
 INSERTION_QUANTILE = 0.005  # insertion value k_u: the unit's 99.5th-percentile activation
+PILOT_GROUPS = 4  # lo is the lowest of the groups' estimates (see pilot_ranges)
 MAX_SEG_SIZE = 4096  # a larger segmentation side is a typo: its label maps alone would fill memory
 
 
@@ -53,7 +54,7 @@ class DissectConfig:
     seg_size: int | None = None
     bins: int = 256
     pilot: int = 64
-    tail_factor: float = 5.0
+    tail_factor: float = 2.0
     topk: int = 8
     checkpoint: Path | None = None
     checkpoint_every: int = 8  # batches per shard; the merged tallies are checkpointed after each shard
@@ -75,6 +76,8 @@ class DissectConfig:
             raise GanscopeError("give at least one --layer")
         if self.seg_size is not None and not 1 <= self.seg_size <= MAX_SEG_SIZE:
             raise GanscopeError(f"--seg-size must be in 1..{MAX_SEG_SIZE}, got {self.seg_size}")
+        if not self.tail_factor >= 1:
+            raise GanscopeError(f"--tail-factor must be >= 1, got {self.tail_factor}")
         if self.bins < 1:
             raise GanscopeError(f"--bins must be >= 1, got {self.bins}")
         if not 0 <= self.iou_cutoff < 1:
@@ -213,9 +216,12 @@ def pilot_ranges(acts: torch.Tensor, size: tuple[int, int], cfg: DissectConfig) 
 
     lo estimates the level that the top ``tail_factor * quantile`` of upsampled pixels
     reach, from the maps upsampled to at most twice their size (a stratified sample of
-    the bilinear values: the same interpolation, fewer positions). The range only sets
-    the resolution of the histogram; units whose threshold falls outside it are listed
-    in the results' ``tail_warnings``. For the IQR rule the range spans every value.
+    the bilinear values: the same interpolation, fewer positions). It is estimated in
+    ``PILOT_GROUPS`` disjoint groups of samples and the lowest estimate kept, so that a
+    pilot where a rarely firing unit happens to fire often does not set lo above the
+    final threshold. The range only sets the resolution of the histogram; units whose
+    threshold falls outside it are listed in the results' ``tail_warnings``. For the IQR
+    rule the range spans every value.
     """
     tail = 1.0 if cfg.threshold == "iqr" else min(1.0, cfg.tail_factor * cfg.quantile)
     h, w = acts.shape[2:]
@@ -226,10 +232,13 @@ def pilot_ranges(acts: torch.Tensor, size: tuple[int, int], cfg: DissectConfig) 
     if tail < 1:
         step = max(1, (1 << 24) // (acts.shape[0] * grid[0] * grid[1]))
         for start in range(0, units, step):
-            chunk = acts[:, start : start + step]
-            values = upsample(chunk.transpose(0, 1).flatten(0, 1), grid).reshape(chunk.shape[1], -1)
-            rank = max(1, int(values.shape[1] * (1 - tail)) + 1)  # kthvalue is 1-based
-            lo[start : start + step] = values.kthvalue(min(rank, values.shape[1]), dim=1).values.cpu()
+            chunk = acts[:, start : start + step].transpose(0, 1)  # (units, P, h, w)
+            levels = []
+            for group in chunk.tensor_split(min(PILOT_GROUPS, chunk.shape[1]), dim=1):
+                values = upsample(group.flatten(0, 1), grid).reshape(group.shape[0], -1)
+                rank = min(values.shape[1], int(values.shape[1] * (1 - tail)) + 1)  # kthvalue is 1-based
+                levels.append(values.kthvalue(rank, dim=1).values)
+            lo[start : start + step] = torch.stack(levels).amin(0).cpu()
     return lo, top + 0.25 * (top - lo) + 1e-6
 
 
