@@ -139,7 +139,9 @@ class JointHistogram:
         """Add activations (B, units, h, w) against labels (B, H, W)."""
         device = activations.device
         labels = labels.to(device)
-        self.label_counts += torch.bincount(labels.flatten(), minlength=self.concepts).cpu()
+        # Counts live where the activations are (no host round trip per chunk on a GPU).
+        self.counts, self.label_counts = self.counts.to(device), self.label_counts.to(device)
+        self.label_counts += torch.bincount(labels.flatten(), minlength=self.concepts)
         if self.concepts < torch.iinfo(torch.int16).max:
             labels = labels.to(torch.int16)  # a quarter of the memory traffic when gathering label blocks
         # Bin coordinates of the source maps: bilinear upsampling commutes with this per-unit
@@ -157,15 +159,15 @@ class JointHistogram:
             key = key.add_((local * slots).to(dtype).view((-1,) + (1,) * (key.dim() - 1)))
             part = torch.bincount(key.flatten(), minlength=len(ids) * slots)
             part = part.view(-1, self.bins + 2, self.concepts + 1)[:, :, :-1]
-            self.counts.index_add_(0, ids.cpu(), part.cpu())
+            self.counts.index_add_(0, ids, part)
         self.counts[:, 0] = 0
         self._intersections = None
 
     def merge(self, other: JointHistogram) -> None:
         if not (torch.equal(self.lo, other.lo) and torch.equal(self.hi, other.hi) and self.bins == other.bins):
             raise ValueError("cannot merge histograms with different bin edges")
-        self.counts += other.counts
-        self.label_counts += other.label_counts
+        self.counts += other.counts.to(self.counts.device)
+        self.label_counts += other.label_counts.to(self.counts.device)
         self._intersections = None
 
     # -- derived statistics -------------------------------------------------------
@@ -176,7 +178,7 @@ class JointHistogram:
     def intersections(self) -> torch.Tensor:
         """|A_j & C| for every edge j: (units, bins + 1, concepts), column j - 1 is edge j (cached)."""
         if self._intersections is None:
-            self._intersections = self.counts[:, 1:].flip(1).cumsum(1).flip(1)
+            self._intersections = self.counts[:, 1:].cpu().flip(1).cumsum(1).flip(1)
         return self._intersections
 
     def above(self) -> torch.Tensor:
@@ -199,14 +201,14 @@ class JointHistogram:
             columns = columns[:, None].expand(-1, self.concepts)
         i = inter.gather(1, columns[:, None, :]).squeeze(1).double()
         a = inter.sum(2).gather(1, columns).double()
-        union = a + self.label_counts.double()[None] - i
+        union = a + self.label_counts.cpu().double()[None] - i
         return torch.where(union > 0, i / union.clamp(min=1), torch.zeros_like(i))
 
     def iqr_edges(self) -> torch.Tensor:
         """Per unit and concept, the edge column maximising IQR = I(A;C) / H(A,C): (units, concepts)."""
         n = max(self.pixels, 1)
         best = torch.zeros(self.units, self.concepts, dtype=torch.long)
-        c = self.label_counts.double()[None, None] / n
+        c = self.label_counts.cpu().double()[None, None] / n
         intersections = self.intersections()
         for start in range(0, self.units, 16):
             inter = intersections[start : start + 16].double() / n
@@ -219,7 +221,7 @@ class JointHistogram:
         return best
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"lo": self.lo, "hi": self.hi, "counts": self.counts, "label_counts": self.label_counts}
+        return {"lo": self.lo, "hi": self.hi, "counts": self.counts.cpu(), "label_counts": self.label_counts.cpu()}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.lo, self.hi = state["lo"].clone(), state["hi"].clone()
