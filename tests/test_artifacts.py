@@ -147,6 +147,33 @@ def test_cli_ablates_marked_units(artifact_results: Path, tmp_path: Path):
     assert sets[0]["units"] == [6, 0]
 
 
+def test_units_marked_in_the_browser_are_ablated_by_the_cli(artifact_results: Path, tmp_path: Path):
+    """Mark through the server's API, then `ganscope artifacts --marked` ablates exactly those units."""
+    from fastapi.testclient import TestClient
+
+    from ganscope.server import create_app
+
+    directory = Path(shutil.copytree(artifact_results, tmp_path / "results"))
+    args = ["artifacts", *SPECS, "--results", str(directory), "--layer", "layer1", "--marked", "--samples", "40",
+            "--reference-samples", "40", "--blocks", "4", "--bootstrap", "5", "--out", str(tmp_path / "out")]
+    none = CliRunner().invoke(app, args)
+    assert none.exit_code == 2 and "no units of layer1 are marked" in none.output, none.output
+    assert "--mark UNITS" in none.output and not (tmp_path / "out").exists()
+    server = create_app(artifact_world.make_generator(), artifact_world.synthetic.make_segmenter(),
+                        Results.load(directory), layer="layer1", directory=directory)
+    with TestClient(server) as http:
+        for unit in (artifact_world.ARTIFACT, 0, 1):
+            assert http.put(f"/api/layers/layer1/units/{unit}/mark").status_code == 200
+        assert http.delete("/api/layers/layer1/units/1/mark").json()["units"] == [0, artifact_world.ARTIFACT]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    sets = json.loads((tmp_path / "out" / "artifacts.json").read_text())["quality"]["sets"]
+    assert [(s["name"], s["units"]) for s in sets][0] == ("marked", [0, artifact_world.ARTIFACT])
+    assert [s["name"] for s in sets] == ["marked", "random 2 (vs marked)"]
+    both = CliRunner().invoke(app, [*args, "--mark", "2"])
+    assert both.exit_code == 2 and "not both" in both.output
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--layer", "layer9"], "was not dissected"),
     (["--layer", "layer1", "--mark", "3,99"], "out of range"),

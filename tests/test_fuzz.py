@@ -7,6 +7,7 @@ traceback or a 500, and the server keeps serving. ``max_examples`` keep the file
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import synthetic
+from ganscope.artifacts.marks import MARKS_FILE, MarkStore
 from ganscope.cli import app as cli_app
 from ganscope.intervene import Region
 from ganscope.io import GanscopeError
@@ -177,7 +179,13 @@ def test_regions(tmp_path: Path, array: list[list[float]], size: tuple[int, int]
 
 
 @pytest.fixture(scope="module")
-def client(small_results: Path, monkeypatch_module: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def marks_dir(small_results: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the results directory for the fuzzed marks to land in."""
+    return Path(shutil.copytree(small_results, tmp_path_factory.mktemp("fuzz") / "results"))
+
+
+@pytest.fixture(scope="module")
+def client(marks_dir: Path, monkeypatch_module: pytest.MonkeyPatch) -> Iterator[TestClient]:
     """The app over the synthetic model, with model specs made unresolvable: HTTP must never build a model."""
 
     def refuse(spec: str, *_args: object) -> None:
@@ -186,8 +194,8 @@ def client(small_results: Path, monkeypatch_module: pytest.MonkeyPatch) -> Itera
     for module in ("ganscope.registry", "ganscope.models", "ganscope.segmenters"):
         monkeypatch_module.setattr(f"{module}.resolve", refuse)
     torch.set_num_threads(1)
-    app = create_app(synthetic.make_generator(), synthetic.make_segmenter(), Results.load(small_results),
-                     layer="layer1", max_body=100_000)
+    app = create_app(synthetic.make_generator(), synthetic.make_segmenter(), Results.load(marks_dir),
+                     layer="layer1", max_body=100_000, directory=marks_dir)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
@@ -232,11 +240,17 @@ def test_post_bodies(client: TestClient, path: str, data: st.DataObject):
     check(client, client.post(path, content=json.dumps(body), headers={"content-type": "application/json"}))
 
 
+GET_TEMPLATES = ["/api/layers/{}/units", "/api/layers/{}/units/{}", "/api/layers/{}/units/{}/strip.png",
+                 "/api/layers/{}/marked", "/api/layers/{}/candidates", "/api/samples/{}.png", "/api/samples",
+                 "/static/{}", "/{}", "/api/{}"]
+MARK_PATH = "/api/layers/{}/units/{}/mark"
+path_parts = st.lists(st.sampled_from(["layer1", "layer2", "..", "%2e%2e", "-1", "99", "1e3", "9" * 30, "0", "5"])
+                      | url_text, min_size=2, max_size=2)
+
+
 @fuzz(150)
-@given(template=st.sampled_from(["/api/layers/{}/units", "/api/layers/{}/units/{}", "/api/layers/{}/units/{}/strip.png",
-                                 "/api/samples/{}.png", "/api/samples", "/static/{}", "/{}", "/api/{}"]),
-       parts=st.lists(st.sampled_from(["layer1", "layer2", "..", "%2e%2e", "-1", "99", "1e3", "9" * 30]) | url_text,
-                      min_size=2, max_size=2),
+@given(template=st.sampled_from(GET_TEMPLATES),
+       parts=path_parts,
        query=st.dictionaries(st.sampled_from(["n", "concept", "seed", "start", "count"]),
                              st.sampled_from(["alpha", "tree", "-1", "0", "3", "1e9", "nan", 2**70]) | url_text,
                              max_size=3))
@@ -248,6 +262,17 @@ def test_get_paths(client: TestClient, template: str, parts: list[str], query: d
         assert "def " not in answer.text and "root:" not in answer.text  # never outside the static folder
 
 
+@fuzz(80)
+@given(method=st.sampled_from(["PUT", "DELETE"]), parts=path_parts)
+def test_mark_requests(client: TestClient, marks_dir: Path, small_results: Path, method: str, parts: list[str]):
+    """Marks of any path: a 4xx or a valid marks file in the results directory holding only real units."""
+    check(client, client.request(method, MARK_PATH.format(*parts)))
+    marks = MarkStore(marks_dir).load()
+    assert set(marks) <= {"layer1", "layer2"} and all(u < 8 for units in marks.values() for u in units)
+    assert [p.name for p in marks_dir.parent.iterdir()] == ["results"]  # nothing written beside the results
+    assert {p.name for p in marks_dir.iterdir()} - {p.name for p in small_results.iterdir()} <= {MARKS_FILE}
+
+
 @pytest.mark.parametrize(("value", "message"), [(1e39, "must be finite float32"), (3e38, "NaN or Inf in the generated "
                                                                                     "images for sample 5")])
 def test_non_finite_images_are_a_4xx(client: TestClient, value: float, message: str):
@@ -257,5 +282,9 @@ def test_non_finite_images_are_a_4xx(client: TestClient, value: float, message: 
 
 
 def test_every_route_is_fuzzed(client: TestClient):
-    posts = {route.path for route in client.app.routes if "POST" in getattr(route, "methods", ())}
-    assert posts == set(BODIES)
+    routes = [(method, route.path) for route in client.app.routes for method in getattr(route, "methods", ())]
+    assert {path for method, path in routes if method == "POST"} == set(BODIES)
+    writes = {(method, path) for method, path in routes if method in ("PUT", "DELETE", "PATCH")}
+    assert writes == {("PUT", MARK_PATH.format("{name}", "{unit}")), ("DELETE", MARK_PATH.format("{name}", "{unit}"))}
+    gets = {re.sub(r"\{\w+\}", "{}", path) for method, path in routes if method == "GET" and "{" in path}
+    assert gets - {"/static/{}"} <= set(GET_TEMPLATES)

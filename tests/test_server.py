@@ -1,13 +1,17 @@
 """The server: API endpoints against the intervene API, OpenAPI validity, the original /api/generate,
-bad input (always 4xx), concurrency, the serve command, and painting in headless chromium."""
+bad input (always 4xx), concurrency, the serve command, artifact marks and candidates, and painting and
+marking in headless chromium."""
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 import os
+import shutil
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -19,10 +23,14 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import synthetic
+from ganscope.artifacts.marks import MARKS_FILE, MarkStore
+from ganscope.artifacts.rank import Ranking, UnitScore
+from ganscope.artifacts.summary import ARTIFACTS_FILE
 from ganscope.cli import app as cli_app
 from ganscope.dissect import dissect
 from ganscope.images import png_bytes, to_uint8
 from ganscope.intervene import Intervention, Region, ablate, generate, insertion_values, resumer
+from ganscope.io import GanscopeError, write_json
 from ganscope.models import load_generator
 from ganscope.results import Results
 from ganscope.sampling import latents
@@ -259,25 +267,158 @@ def test_serve_command_warns_when_exposed(small_results: Path, monkeypatch: pyte
     assert missing.exit_code == 2 and "results.json" in missing.output
 
 
+@pytest.fixture
+def marks_dir(small_results: Path, tmp_path: Path) -> Path:
+    """A writable copy of the small results directory (the session's one is shared by other tests)."""
+    return Path(shutil.copytree(small_results, tmp_path / "results"))
+
+
+def marking_app(gen: synthetic.SyntheticGenerator, results: Results, directory: Path) -> object:
+    return create_app(gen, synthetic.make_segmenter(), results, layer="layer1", directory=directory)
+
+
+def files_under(directory: Path) -> set[Path]:
+    return {path for path in directory.rglob("*") if path.is_file()}
+
+
+def test_marks_are_kept_in_the_results_directory(gen: synthetic.SyntheticGenerator, results: Results,
+                                                 marks_dir: Path):
+    """Mark, unmark (both idempotent), list; the marks survive a restart; nothing else is written anywhere."""
+    before = files_under(marks_dir.parent)
+    with TestClient(marking_app(gen, results, marks_dir)) as http:
+        assert http.get("/api/info").json()["marking"] is True
+        assert http.get("/api/layers/layer1/marked").json() == {"layer": "layer1", "units": []}
+        assert http.put("/api/layers/layer1/units/3/mark").json() == {"layer": "layer1", "units": [3]}
+        http.put("/api/layers/layer1/units/1/mark")
+        assert http.put("/api/layers/layer1/units/3/mark").json()["units"] == [1, 3]
+        assert http.put("/api/layers/layer2/units/7/mark").json() == {"layer": "layer2", "units": [7]}
+        assert http.delete("/api/layers/layer1/units/3/mark").json()["units"] == [1]
+        assert http.delete("/api/layers/layer1/units/5/mark").json()["units"] == [1]
+        assert http.get("/api/layers/layer1/marked").json()["units"] == [1]
+    assert files_under(marks_dir.parent) - before == {marks_dir / MARKS_FILE}
+    assert json.loads((marks_dir / MARKS_FILE).read_text()) == {"layer1": [1], "layer2": [7]}
+    with TestClient(marking_app(gen, Results.load(marks_dir), marks_dir)) as http:  # a restarted server
+        assert http.get("/api/layers/layer1/marked").json()["units"] == [1]
+        assert http.delete("/api/layers/layer2/units/7/mark").json()["units"] == []
+    assert MarkStore(marks_dir).load() == {"layer1": [1]}
+
+
+MARK_BAD_INPUT = [
+    ("put", "/api/layers/layer9/units/0/mark", 404, "layer1, layer2"),
+    ("put", "/api/layers/layer1/units/6/mark", 404, "out of range"),
+    ("delete", "/api/layers/layer1/units/-1/mark", 404, "out of range"),
+    ("put", f"/api/layers/layer1/units/{'9' * 30}/mark", 404, "out of range"),
+    ("put", "/api/layers/layer1/units/x/mark", 422, "unit"),
+    ("put", "/api/layers/layer1/units/1.5/mark", 422, "unit"),
+    ("put", "/api/layers/..%2F..%2Fx/units/0/mark", 404, "Not Found"),
+    ("put", "/api/layers/..%5C..%5Cx/units/0/mark", 404, "not dissected"),
+    ("get", "/api/layers/layer9/marked", 404, "not dissected"),
+    ("get", "/api/layers/%2e%2e/candidates", 404, "not dissected"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "status", "message"), MARK_BAD_INPUT,
+                         ids=[f"{m} {p}" for m, p, *_ in MARK_BAD_INPUT])
+def test_bad_marks_are_a_clear_4xx_and_write_nothing(gen: synthetic.SyntheticGenerator, results: Results,
+                                                      marks_dir: Path, method: str, path: str, status: int,
+                                                      message: str):
+    before = files_under(marks_dir.parent)
+    with TestClient(marking_app(gen, results, marks_dir), raise_server_exceptions=False) as http:
+        answer = http.request(method.upper(), path)
+        assert answer.status_code == status and message in answer.json()["detail"], answer.text
+    assert files_under(marks_dir.parent) == before
+
+
+def test_marking_needs_the_results_directory(client: TestClient):
+    assert client.get("/api/info").json()["marking"] is False
+    answer = client.put("/api/layers/layer1/units/0/mark")
+    assert answer.status_code == 409 and "without its results directory" in answer.json()["detail"]
+    assert client.get("/api/layers/layer1/candidates").json()["units"] == []
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("{", "not valid JSON"), ("[1, 2]", "expected a JSON object"), ('{"layer1": [1, -2]}', "unit numbers >= 0"),
+    ('{"layer1": "3"}', "unit numbers"), ('{"layer1": [true]}', "unit numbers"), ('{"layer1": [1.0]}', "unit numbers"),
+])
+def test_a_corrupt_marks_file_is_a_clear_error(gen: synthetic.SyntheticGenerator, results: Results,
+                                               marks_dir: Path, text: str, message: str):
+    """At start (create_app, `ganscope serve`: exit 2) and while serving (409); the file is never overwritten."""
+    path = marks_dir / MARKS_FILE
+    path.write_text(text)
+    with pytest.raises(GanscopeError, match=f"{MARKS_FILE} is not a valid marks file: .*{message}"):
+        marking_app(gen, results, marks_dir)
+    served = CliRunner().invoke(cli_app, ["serve", "--model", "synthetic:make_generator", "--segmenter",
+                                          "synthetic:make_segmenter", "--results", str(marks_dir), "--layer",
+                                          "layer1", "--device", "cpu"])
+    assert served.exit_code == 2 and "not a valid marks file" in served.output, served.output
+    path.write_text('{"layer1": [2]}')
+    with TestClient(marking_app(gen, results, marks_dir), raise_server_exceptions=False) as http:
+        path.write_text(text)  # broken behind the running server's back
+        for answer in (http.put("/api/layers/layer1/units/0/mark"), http.get("/api/layers/layer1/marked")):
+            assert answer.status_code == 409 and "delete it to start over" in answer.json()["detail"], answer.text
+    assert path.read_text() == text
+
+
+def test_concurrent_marks_are_all_kept(gen: synthetic.SyntheticGenerator, results: Results, marks_dir: Path):
+    """14 marks at once through a real server (worker threads): none is lost to a read-modify-write race."""
+    wanted = [("layer1", u) for u in range(6)] + [("layer2", u) for u in range(8)]
+    with running(marking_app(gen, results, marks_dir)) as url, httpx.Client(base_url=url, timeout=20) as http:
+        with ThreadPoolExecutor(len(wanted)) as pool:
+            answers = list(pool.map(lambda lu: http.put(f"/api/layers/{lu[0]}/units/{lu[1]}/mark"), wanted))
+        assert all(a.status_code == 200 for a in answers)
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda u: http.delete(f"/api/layers/layer2/units/{u}/mark"), range(0, 8, 2)))
+        assert http.get("/api/layers/layer1/marked").json()["units"] == list(range(6))
+    assert MarkStore(marks_dir).load() == {"layer1": list(range(6)), "layer2": [1, 3, 5, 7]}
+
+
+def ranking_json(layer: str, units: list[int], top: int) -> dict:
+    """artifacts.json as `ganscope artifacts` writes it, for a ranking worst first in ``units`` order."""
+    scores = [UnitScore(u, 0.5 - 0.01 * k, -float(k), "alpha", 0.1, [0, 1]) for k, u in enumerate(units)]
+    ranking = Ranking(layer, "kid", 0, 2, 0.01, 0.0, [0.01, 0.02], scores)
+    return {"features": "demo segmenter", "reference": "demo", "top": top, "ranking": ranking.to_json(),
+            "quality": None}
+
+
+def test_candidates_come_from_the_artifact_ranking(gen: synthetic.SyntheticGenerator, results: Results,
+                                                   marks_dir: Path):
+    write_json(marks_dir / ARTIFACTS_FILE, ranking_json("layer1", [4, 0, 5, 1, 2, 3], 2))
+    with TestClient(marking_app(gen, results, marks_dir)) as http:
+        answer = http.get("/api/layers/layer1/candidates").json()
+        assert (answer["score"], answer["features"], answer["top"]) == ("kid", "demo segmenter", 2)
+        assert [(c["unit"], c["rank"]) for c in answer["units"]] == [(4, 1), (0, 2), (5, 3), (1, 4), (2, 5), (3, 6)]
+        assert answer["units"][1]["kid"] == pytest.approx(0.49) and answer["units"][1]["discriminator"] == -1
+        assert http.get("/api/layers/layer2/candidates").json() == {"layer": "layer2", "score": None,
+                                                                   "features": None, "top": 0, "units": []}
+        (marks_dir / ARTIFACTS_FILE).write_text('{"ranking": {"layer": "layer1", "units": [{"unit": "x"}]}}')
+        assert http.get("/api/layers/layer1/candidates").json()["units"] == []  # unreadable: no candidates
+
+
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Module, Results]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Module, Results, Path]:
     """The demo generator, dissected on 64 samples at layer4 and layer6 (painting edits layer6)."""
     torch.set_num_threads(1)
     gen, seg = load_generator("demo"), load_segmenter("demo")
     res = dissect(gen, seg, ["layer4", "layer6"], samples=64, seed=0, batch_size=16, progress=False,
                   model_name="demo", segmenter_name="demo")
-    res.save(tmp_path_factory.mktemp("demo-dissection"))
-    return gen, res
+    directory = tmp_path_factory.mktemp("demo-dissection")
+    res.save(directory)
+    return gen, res, directory
 
 
-def test_paint_in_headless_chromium(demo: tuple[torch.nn.Module, Results], tmp_path: Path):
+def test_paint_in_headless_chromium(demo: tuple[torch.nn.Module, Results, Path], tmp_path: Path):
     """Pick a sample, remove trees with one stroke and draw doors with another; the image changes inside
-    each stroke and nowhere far from it. Screenshots go to $GANSCOPE_SCREENSHOTS or a temporary folder."""
+    each stroke and nowhere far from it. In the unit browser, mark a unit as an artifact (kept in the results
+    directory) and list the artifact candidates. Screenshots go to $GANSCOPE_SCREENSHOTS or a temporary folder."""
     shots = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
     chromium_or_skip()
     from ganscope.report.browser import chromium_page
 
-    gen, res = demo
+    gen, res, results_dir = demo
+    directory = Path(shutil.copytree(results_dir, tmp_path / "results"))
+    worst = [7, 3, 11]
+    write_json(directory / ARTIFACTS_FILE, ranking_json("layer6", worst + [u for u in range(len(
+        res.layers["layer6"].units)) if u not in worst], 2))
     seg = load_segmenter("demo")
     images = gen(latents(res.seed, range(12), gen.latent_shape))
     trees = seg.segment(images) == res.concept_names.index("tree")
@@ -288,7 +429,7 @@ def test_paint_in_headless_chromium(demo: tuple[torch.nn.Module, Results], tmp_p
     tree_x = (int(cols.min()), int(cols.max()))
     door_row = 8 if tree_row > 32 else 56  # far from the tree stroke
     errors: list[str] = []
-    app = create_app(gen, seg, res)
+    app = create_app(gen, seg, res, directory=directory)
     with running(app) as url, chromium_page(errors, width=1200, height=820) as page:
         page.goto(url + "/", wait_until="networkidle")
         page.click(f"#samples img[data-index='{index}']")
@@ -316,7 +457,31 @@ def test_paint_in_headless_chromium(demo: tuple[torch.nn.Module, Results], tmp_p
         page.wait_for_function("document.getElementById('status').textContent === '20 unit(s) off'")
         page.wait_for_function("[...document.images].every(image => image.complete)")
         page.screenshot(path=shots / "server-browse.png", full_page=True)
+        toggle = f"#units label.unit[data-unit='{top}'] button.mark"
+        assert page.get_attribute(toggle, "aria-pressed") == "false"
+        page.click(toggle)
+        page.wait_for_selector(f"{toggle}[aria-pressed=true]")
+        assert not page.is_checked(f"#units input[value='{top}']")  # the toggle is not the card's checkbox
+        assert httpx.get(f"{url}/api/layers/layer6/marked").json()["units"] == [top]
+        assert f"marked in layer6: {top}" in page.text_content("#marks")
+        page.reload(wait_until="networkidle")  # the page shows the stored state
+        page.select_option("select[name=concept]", "tree")
+        page.wait_for_selector(f"{toggle}[aria-pressed=true]")
+        page.select_option("select[name=view]", "candidates")
+        page.wait_for_selector(f"#units label.unit:first-child[data-unit='{worst[0]}']")
+        assert page.text_content(f"#units label.unit[data-unit='{worst[1]}'] .rank.candidate").startswith(
+            "artifact candidate #2 of")
+        page.wait_for_function("[...document.images].every(image => image.complete)")
+        page.screenshot(path=shots / "server-browse-artifacts.png", full_page=True)
+        assert page.text_content(f"#units label.unit[data-unit='{worst[2]}'] .rank").startswith("artifact rank 3 of")
+        page.select_option("select[name=view]", "marked")
+        page.wait_for_function(f"[...document.querySelectorAll('#units label.unit')].map(u => u.dataset.unit)"
+                               f".join() === '{top}'")
+        page.click(f"{toggle}[aria-pressed=true]")
+        page.wait_for_selector(f"{toggle}[aria-pressed=false]")
+        assert httpx.get(f"{url}/api/layers/layer6/marked").json()["units"] == []
     assert errors == []
+    assert MarkStore(directory).load() == {}
     for diff, row, x0, x1 in changed:
         near = np.zeros_like(diff, bool)
         near[max(0, row - 4) : row + 5, max(0, x0 - 4) : x1 + 5] = True

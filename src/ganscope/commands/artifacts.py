@@ -17,13 +17,25 @@ from ganscope.io import GanscopeError, write_json
 from ganscope.results import Results
 
 
-def _marked(mark: str, results: Results, layer: str) -> list[int] | None:
-    """The units given with --mark, checked against the layer before any work; None without --mark."""
+def _marked(mark: str, browser: bool, results: Results, directory: Path, layer: str) -> list[int] | None:
+    """The units given with --mark, or marked in the unit browser (--marked), checked against the layer
+    before any work; None without either."""
+    from ganscope.artifacts.marks import MarkStore
     from ganscope.intervene import check_units
 
-    if not mark:
+    if mark and browser:
+        raise GanscopeError("give --mark UNITS or --marked (the units marked in the unit browser), not both")
+    if not mark and not browser:
         return None
-    return check_units(_ints(mark, "--mark"), len(top_indices(results, layer)), layer)
+    count = len(top_indices(results, layer))
+    if browser:
+        store = MarkStore(directory)
+        units = store.marked(layer)
+        if not units:
+            raise GanscopeError(f"no units of {layer} are marked in {store.path}: mark some in the unit browser "
+                                f"(`ganscope serve --results {directory}`, page /browse) or give --mark UNITS")
+        return check_units(units, count, layer)
+    return check_units(_ints(mark, "--mark"), count, layer)
 
 
 def _unit_sets(ranked: list[int], marked: list[int] | None, sizes: str, control: bool,
@@ -86,6 +98,8 @@ def register(app: typer.Typer) -> None:
                                                       "shows the candidates).")] = None,
         top: Annotated[int, typer.Option(help="Candidates to show (table, plot, grid).")] = 20,
         mark: Annotated[str, typer.Option(help="Ablate these units (comma-separated) instead of the top-n.")] = "",
+        marked: Annotated[bool, typer.Option("--marked", help="Ablate the units marked in the unit browser "
+                                             "(marked_units.json in --results) instead of the top-n.")] = False,
         sizes: Annotated[str, typer.Option(help="Without --mark: ablate the top n candidates for each n.")] = "10,20",
         samples: Annotated[int, typer.Option(help="Fresh samples for the before/after comparison (0: skip).")] = 500,
         reference_samples: Annotated[int, typer.Option(help="Reference images.")] = 500,
@@ -113,11 +127,11 @@ def register(app: typer.Typer) -> None:
         demo = model.partition(":")[0] == "demo"
         if not reference and not demo:
             raise GanscopeError("give --reference (images of the real distribution) for a model other than demo")
+        res = Results.load(results)
+        chosen = _marked(mark, marked, res, results if results.is_dir() else results.parent, layer)
         out = results if out is None else out
         check_writable(out)
         device = device or default_device()
-        res = Results.load(results)
-        marked = _marked(mark, res, layer)
         gen = load_generator(model).to(device)
         disc = load_discriminator(discriminator or ("demo" if demo else "none"))
         size = gen(torch.zeros(1, *gen.latent_shape, device=device)).shape[-1]
@@ -126,7 +140,7 @@ def register(app: typer.Typer) -> None:
         ranking = rank_units(gen, res, layer, scorer, score, batch_size, device)
         quality = None
         if samples:
-            sets = _unit_sets(ranking.ranked(), marked, sizes, control, res.seed)
+            sets = _unit_sets(ranking.ranked(), chosen, sizes, control, res.seed)
             quality = ablation_quality(gen, layer, sets, scorer, res.seed, res.samples, samples, blocks, bootstrap,
                                        batch_size, device)
         label = scorer.features.label

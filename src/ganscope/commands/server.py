@@ -24,7 +24,8 @@ def is_loopback(host: str) -> bool:
 
 @handle_errors
 def serve(
-    results: Annotated[Path, typer.Option(help="Dissection results directory of this model.")],
+    results: Annotated[Path, typer.Option(help="Dissection results directory of this model (the unit browser "
+                                               "keeps artifact marks there).")],
     model: Annotated[str, typer.Option(help="Generator spec: demo, NAME:PATH or package.module:callable.")] = "demo",
     segmenter: Annotated[str, typer.Option(help="Segmenter spec the results were dissected with.")] = "demo",
     host: Annotated[str, typer.Option(help="Address to bind (other machines can connect unless loopback).")]
@@ -45,8 +46,9 @@ def serve(
     from ganscope.results import Results
     from ganscope.segmenters import load_segmenter
 
+    directory = results if results.is_dir() else results.parent  # --results may name results.json itself
     app = create_app(load_generator(model), load_segmenter(segmenter), Results.load(results),
-                     device=device or default_device(), layer=layer or None, units=units)
+                     device=device or default_device(), layer=layer or None, units=units, directory=directory)
     if not is_loopback(host):
         typer.secho(f"warning: binding {host}: anyone who can reach this machine on port {port} can use the "
                     "server (no authentication); use --host 127.0.0.1 to keep it local", fg=typer.colors.YELLOW,

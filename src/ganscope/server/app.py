@@ -1,11 +1,13 @@
 """The FastAPI app: JSON API, the original tool's ``/api/generate``, and the paint and unit-browser pages.
 
-``create_app(generator, segmenter, results)`` builds it; ``ganscope serve`` runs it under
-uvicorn. API docs (OpenAPI) are at ``/docs``.
+``create_app(generator, segmenter, results, directory=DIR)`` builds it; ``ganscope serve`` runs
+it under uvicorn. API docs (OpenAPI) are at ``/docs``. The only file the server writes is
+``DIR/marked_units.json`` (units marked as artifacts in the unit browser).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,8 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from torch import nn
 
+from ganscope.artifacts.marks import MarkStore
+from ganscope.artifacts.summary import candidate_ranking
 from ganscope.io import GanscopeError
 from ganscope.results import Results
 from ganscope.server import schemas as s
@@ -27,17 +31,23 @@ PNG = {200: {"content": {"image/png": {}}, "description": "a PNG image"}}
 
 
 def create_app(generator: nn.Module, segmenter: Any, results: Results, *, device: str = "cpu",
-               layer: str | None = None, units: int = PAINT_UNITS, max_body: int = MAX_BODY_BYTES) -> FastAPI:
+               layer: str | None = None, units: int = PAINT_UNITS, max_body: int = MAX_BODY_BYTES,
+               directory: str | Path | None = None) -> FastAPI:
     """The server for ``generator`` and its dissection ``results``.
 
     ``layer`` and ``units`` set what painting a concept edits (default: the top 20 units
     of the middle dissected layer). ``segmenter`` must be the one the results were dissected
     with: its concepts are checked against theirs, so a palette never names the wrong labels.
+    ``directory`` is the results directory: artifact marks are kept there (without it, units
+    cannot be marked) and the artifact ranking of ``ganscope artifacts`` is read from there.
     """
     if list(getattr(segmenter, "concepts", results.concept_names)) != results.concept_names:
         raise GanscopeError(f"the segmenter's concepts differ from those of the results ({results.segmenter}); "
                             "serve the results with the segmenter they were dissected with")
     service = ModelService(generator, results, device)
+    store = None if directory is None else MarkStore(directory)
+    if store is not None:
+        store.load()  # a corrupt marks file stops the server at start, with the file named
     layer = layer or paint_layer(generator, results)
     if layer not in results.layers:
         raise GanscopeError(f"paint layer {layer!r} was not dissected; layers are: {', '.join(results.layers)}")
@@ -45,7 +55,7 @@ def create_app(generator: nn.Module, segmenter: Any, results: Results, *, device
                   version="1")
     app.add_middleware(BodyLimit, max_bytes=max_body)
     add_handlers(app)
-    info = _info(results, layer, units)
+    info = _info(results, layer, units, store is not None)
 
     def layer_result(name: str) -> Any:
         if name not in results.layers:
@@ -57,6 +67,16 @@ def create_app(generator: nn.Module, segmenter: Any, results: Results, *, device
         if not 0 <= unit < len(units_):
             raise HTTPException(404, f"unit {unit} is out of range: layer {name!r} has {len(units_)} units")
         return units_[unit]
+
+    def marks(name: str, change: Callable[[MarkStore], list[int]] | None = None) -> s.MarkedUnits:
+        """The layer's marked units after ``change(store)``; marks that cannot be read or kept are a 409."""
+        layer_result(name)
+        if store is None:
+            raise HTTPException(409, "this server keeps no marks: it was started without its results directory")
+        try:
+            return s.MarkedUnits(layer=name, units=(change or (lambda st: st.marked(name)))(store))
+        except GanscopeError as err:  # a corrupt marks file (MarksError) or an unwritable results directory
+            raise HTTPException(409, str(err)) from None
 
     def strip_url(name: str, unit: int) -> str:
         return f"/api/layers/{name}/units/{unit}/strip.png"
@@ -100,6 +120,33 @@ def create_app(generator: nn.Module, segmenter: Any, results: Results, *, device
         if f"{name}/topk_maps" not in results.tables:
             raise HTTPException(404, f"the results hold no top-sample maps for layer {name!r}")
         return Response(await service.call(service.unit_strip, name, unit), media_type="image/png")
+
+    @app.get("/api/layers/{name}/marked", response_model=s.MarkedUnits, tags=["artifacts"])
+    def get_marked(name: str) -> s.MarkedUnits:
+        """The layer's units marked as artifacts (``ganscope artifacts --marked`` ablates them)."""
+        return marks(name)
+
+    @app.put("/api/layers/{name}/units/{unit}/mark", response_model=s.MarkedUnits, tags=["artifacts"])
+    def mark_unit(name: str, unit: int) -> s.MarkedUnits:
+        """Mark the unit as an artifact unit (kept in the results directory's ``marked_units.json``)."""
+        unit_result(name, unit)
+        return marks(name, lambda st: st.mark(name, unit, True))
+
+    @app.delete("/api/layers/{name}/units/{unit}/mark", response_model=s.MarkedUnits, tags=["artifacts"])
+    def unmark_unit(name: str, unit: int) -> s.MarkedUnits:
+        """Remove the unit's artifact mark (nothing happens when it has none)."""
+        unit_result(name, unit)
+        return marks(name, lambda st: st.mark(name, unit, False))
+
+    @app.get("/api/layers/{name}/candidates", response_model=s.Candidates, tags=["artifacts"])
+    def get_candidates(name: str) -> s.Candidates:
+        """The layer's artifact ranking, if ``ganscope artifacts`` wrote one (``artifacts.json``) to the results."""
+        count = len(layer_result(name).units)
+        ranking = None if directory is None else candidate_ranking(Path(directory), name)
+        if ranking is None:
+            return s.Candidates(layer=name, score=None, features=None, top=0, units=[])
+        ranked = [s.Candidate(**u) for u in ranking.pop("units") if 0 <= u["unit"] < count]
+        return s.Candidates(**ranking, units=ranked)
 
     @app.get("/api/samples", response_model=s.SampleList, tags=["images"])
     def get_samples(start: int = Query(0, ge=0, le=2**31 - 1), count: int = Query(12, ge=1, le=256),
@@ -154,7 +201,7 @@ def create_app(generator: nn.Module, segmenter: Any, results: Results, *, device
     return app
 
 
-def _info(results: Results, layer: str, units: int) -> s.Info:
+def _info(results: Results, layer: str, units: int, marking: bool) -> s.Info:
     """The results' layers and concepts (units labelled with each, best IoU first)."""
     layers = [s.LayerInfo(name=name, units=len(r.units), shape=r.shape, interpretable=r.interpretable)
               for name, r in results.layers.items()]
@@ -166,5 +213,6 @@ def _info(results: Results, layer: str, units: int) -> s.Info:
         concepts.append(s.ConceptInfo(name=concept["name"], category=concept.get("category", ""), units=labelled))
     return s.Info(model=results.model, segmenter=results.segmenter,
                   seed=results.seed, image_size=results.image_size,
-                  paint=s.PaintDefaults(layer=layer, units=units), layers=layers, concepts=concepts)
+                  paint=s.PaintDefaults(layer=layer, units=units), layers=layers, concepts=concepts,
+                  marking=marking)
 

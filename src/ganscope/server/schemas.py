@@ -49,6 +49,8 @@ class Info(BaseModel):
     paint: PaintDefaults
     layers: list[LayerInfo]
     concepts: list[ConceptInfo]
+    marking: bool = Field(description="whether units can be marked as artifacts (the server knows its results "
+                                      "directory, where marked_units.json is kept)")
 
 
 class Sample(BaseModel):
@@ -82,6 +84,30 @@ class UnitDetail(BaseModel):
     mean: float
     std: float
     strip: str
+
+
+class MarkedUnits(BaseModel):
+    layer: str
+    units: list[int] = Field(description="units marked as artifacts, ascending; `ganscope artifacts --marked` "
+                                         "ablates them")
+
+
+class Candidate(BaseModel):
+    unit: int
+    rank: int = Field(description="1 = the unit whose top samples look least real")
+    kid: float | None = Field(description="KID of the unit's top samples against the reference images")
+    discriminator: float | None = Field(description="mean discriminator logit on them (lower = less real)")
+
+
+class Candidates(BaseModel):
+    """The artifact ranking of `ganscope artifacts` for one layer, read from the results directory."""
+
+    layer: str
+    score: str | None = Field(description="what the units are ranked by (kid or discriminator); null: no ranking")
+    features: str | None = Field(description="feature space of the KIDs")
+    top: int = Field(description="how many of the ranked units the run showed as candidates (0: no ranking)")
+    units: list[Candidate] = Field(description="every ranked unit, worst first; empty when the results directory "
+                                               "holds no ranking of this layer")
 
 
 class Stroke(Strict):

@@ -1,10 +1,13 @@
 // Shared by the paint page and the unit browser: JSON calls that surface the server's error message.
 "use strict";
 
-async function api(path, body) {
-  const options = body === undefined ? {} : {
-    method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
-  };
+// GET without a body, POST with one; `method` overrides (PUT, DELETE).
+async function api(path, body, method) {
+  const options = {method: method || (body === undefined ? "GET" : "POST")};
+  if (body !== undefined) {
+    options.headers = {"Content-Type": "application/json"};
+    options.body = JSON.stringify(body);
+  }
   const response = await fetch(path, options);
   const data = await response.json().catch(() => ({detail: response.statusText}));
   if (!response.ok) throw new Error(data.detail || `HTTP ${response.status}`);
