@@ -1,4 +1,4 @@
-"""How dissection scales: throughput vs samples, units and concepts; peak RSS for N and 4N; Ray 1 vs 2 workers.
+"""How dissection scales: throughput vs samples, units and concepts; peak RSS for N and 10N; Ray 1 vs 2 workers.
 
     .venv/bin/python benchmarks/scale.py [--samples 96] [--skip-ray]
 
@@ -146,8 +146,8 @@ def main() -> None:
     sweep("samples", [(UNITS, CONCEPTS, s) for s in (n, 2 * n, 4 * n)])
     sweep("units", [(u, CONCEPTS, n) for u in (64, 256, 1024)])
     sweep("concepts", [(UNITS, c, n) for c in (16, 150, 600)])
-    small, large = peak_rss(n), peak_rss(4 * n)
-    print(f"\npeak RSS: N={n}: {small:.0f} MiB, 4N={4 * n}: {large:.0f} MiB (ratio {large / small:.2f})")
+    small, large = peak_rss(n), peak_rss(10 * n)
+    print(f"\npeak RSS: N={n}: {small:.0f} MiB, 10N={10 * n}: {large:.0f} MiB (ratio {large / small:.2f})")
     if not args.skip_ray:
         one, two = ray_seconds(2 * n, 1), ray_seconds(2 * n, 2)
         print(f"\nRay, N={2 * n}: 1 worker {one:.1f} s, 2 workers {two:.1f} s, speed-up {one / two:.2f}x")
