@@ -115,6 +115,19 @@ def test_moments_match_numpy():
     np.testing.assert_allclose(m.std.numpy(), values.numpy().std(1), rtol=1e-10)
 
 
+def test_moments_of_unit_maps_match_numpy():
+    maps = torch.randn(7, 3, 5, 4) * torch.tensor([1.0, 10.0, 0.1])[None, :, None, None] + 100
+    m = Moments(3)
+    for batch in maps.split(3):
+        m.update(batch, unit_dim=1)
+    flat = maps.double().transpose(0, 1).flatten(1).numpy()
+    np.testing.assert_allclose(m.mean.numpy(), flat.mean(1), rtol=1e-12)
+    np.testing.assert_allclose(m.std.numpy(), flat.std(1), rtol=1e-10)
+    np.testing.assert_array_equal(m.max.numpy(), flat.max(1))
+    np.testing.assert_array_equal(m.min.numpy(), flat.min(1))
+    assert m.count.tolist() == [140.0] * 3
+
+
 def test_topk_keeps_highest_peaks():
     acts = torch.zeros(6, 2, 2, 2)
     acts[:, 0, 0, 0] = torch.tensor([1.0, 5.0, 3.0, 9.0, 0.0, 5.0])

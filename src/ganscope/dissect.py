@@ -119,7 +119,7 @@ class LayerTally:
         return TallyLayout(self.histogram.lo, self.histogram.hi, tuple(self.topk.maps.shape[2:]))
 
     def update(self, acts: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor) -> None:
-        self.moments.update(acts.transpose(0, 1).flatten(1))
+        self.moments.update(acts, unit_dim=1)
         self.histogram.update(acts, labels)
         self.topk.update(acts, indices)
 

@@ -15,15 +15,20 @@ class Moments:
         self.min = torch.full((units,), float("inf"), dtype=torch.float64)
         self.max = torch.full((units,), float("-inf"), dtype=torch.float64)
 
-    def update(self, values: torch.Tensor) -> None:
-        """Reduce on the values' device; only the per-unit results move to the host."""
-        values = values.detach().double()
-        mean = values.mean(1)
-        other = Moments(values.shape[0])
-        other.count[:] = values.shape[1]
-        other.mean = mean.cpu()
-        other.m2 = ((values - mean[:, None]) ** 2).sum(1).cpu()
-        other.min, other.max = values.min(1).values.cpu(), values.max(1).values.cpu()
+    def update(self, values: torch.Tensor, unit_dim: int = 0) -> None:
+        """Add ``values`` (units along ``unit_dim``, e.g. (B, units, h, w) with unit_dim=1).
+
+        Reduces on the values' device without a transposed copy, in double precision (so that
+        results do not depend on how samples are batched), and only per-unit results move to the host.
+        """
+        values = values.detach()
+        dims = [d for d in range(values.dim()) if d != unit_dim]
+        var, mean = torch.var_mean(values.double(), dim=dims, correction=0)
+        other = Moments(values.shape[unit_dim])
+        other.count[:] = values.numel() // max(values.shape[unit_dim], 1)
+        other.mean = mean.double().cpu()
+        other.m2 = var.double().cpu() * other.count
+        other.min, other.max = values.amin(dims).double().cpu(), values.amax(dims).double().cpu()
         self.merge(other)
 
     def merge(self, other: Moments) -> None:
