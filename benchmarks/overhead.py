@@ -1,9 +1,14 @@
 """Dissection time / plain generator + segmenter forward time, measured in one run.
 
-    .venv/bin/python benchmarks/overhead.py [--samples 200] [--device cpu] [--model realistic|demo]
+    .venv/bin/python benchmarks/overhead.py [--samples 200] [--device cpu] [--model proggan|light|demo]
 
-Prints absolute times, the ratio, and peak RSS after N and 4N samples (the tallies'
-memory must not grow with N).
+Models: ``proggan`` is the LSUN 256 x 256 ProGAN architecture that GAN Dissection dissects
+(ganscope's adapter, random weights) with a SegFormer-B0 150-class segmenter (random
+weights, built from its config: no download), dissecting layer4, layer6 and layer8;
+``light`` is a half-width ProGAN-like generator with a tiny 150-class segmenter
+(benchmarks/common.py), a harder case for the ratio; ``demo`` the shipped demo models.
+Prints absolute times, the ratio, and with --memory peak RSS after N and 4N samples
+(the tallies' memory must not grow with N).
 """
 
 from __future__ import annotations
@@ -23,6 +28,16 @@ from ganscope.sampling import batches, latents  # noqa: E402
 
 
 def build(model: str, device: str):
+    if model == "proggan":
+        from transformers import SegformerConfig, SegformerForSemanticSegmentation
+
+        from ganscope.models.proggan import ProgressiveGenerator
+        from ganscope.segmenters.segformer import SegFormerSegmenter
+
+        torch.manual_seed(0)
+        gen = ProgressiveGenerator([512, 512, 512, 512, 512, 256, 128, 64]).eval()
+        seg = SegFormerSegmenter(SegformerForSemanticSegmentation(SegformerConfig(num_labels=150)))
+        return gen.to(device), seg.to(device), ["layer4", "layer6", "layer8"]
     if model == "demo":
         from ganscope.models import load_generator
         from ganscope.segmenters import load_segmenter
@@ -47,7 +62,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--model", choices=["realistic", "demo"], default="realistic")
+    parser.add_argument("--model", choices=["proggan", "light", "demo"], default="proggan")
     parser.add_argument("--memory", action="store_true", help="also dissect 4N samples and report peak RSS")
     args = parser.parse_args()
     gen, seg, layers = build(args.model, args.device)
