@@ -12,9 +12,11 @@ from pathlib import Path
 
 import torch
 
+from ganscope.images import grid
 from ganscope.io import load_checkpoint
 from ganscope.models import load_generator
 from ganscope.models.demo import DemoGenerator
+from ganscope.sampling import latents
 from ganscope.segmenters import load_segmenter
 from ganscope.train.evaluate import generator_quality, segmenter_iou
 
@@ -23,6 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--checkpoint", type=Path, help="evaluate this training checkpoint's EMA generator only")
+    parser.add_argument("--grid", type=Path, help="also save generated samples 0-31 (seed 0) as a PNG grid here")
     args = parser.parse_args()
     torch.set_num_threads(2)
     seg = load_segmenter("demo")
@@ -32,8 +35,11 @@ def main() -> None:
         gen.load_state_dict(state["ema"])
         report = {"step": state["step"], "generator": generator_quality(gen, seg, args.samples)}
     else:
-        report = {"segmenter": segmenter_iou(seg, args.samples),
-                  "generator": generator_quality(load_generator("demo"), seg, args.samples)}
+        gen = load_generator("demo")
+        report = {"segmenter": segmenter_iou(seg, args.samples), "generator": generator_quality(gen, seg, args.samples)}
+    if args.grid:
+        with torch.no_grad():
+            grid(gen(latents(0, range(32), gen.latent_shape)), columns=8).save(args.grid)
     print(json.dumps(report, indent=1))
 
 
