@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The intervention figures of docs/experiments.md on the shipped demo generator (layer4: 128 units at 8x8).
+# The intervention figures of docs/experiments.md on the shipped demo generator. LAYER (default layer6: 64 units
+# at 16x16, the middle layer of `make demo`, where this small generator forms its trees) picks the layer.
 # Small N so each step takes about a minute on a CPU; outputs go to docs/intervene/.
 # MODEL (default: demo) picks the weights, e.g. MODEL=demo:runs/x/generator.safetensors: a fixed
 # snapshot keeps all steps on the same weights while training refreshes the shipped file.
@@ -8,17 +9,19 @@ set -euo pipefail
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 G=.venv/bin/ganscope
 M="${MODEL:-demo}"
+L="${LAYER:-layer6}"
+TILE=$(( ${TILE:-4} ))  # context tiles of TILE x TILE cells (16 x 16 pixels at layer6)
 D=runs/intervene/dissect
 O=docs/intervene
 mkdir -p $O
 rm -rf $D  # the weights may have changed since the last run: dissect afresh
-$G dissect --model "$M" --layer layer4 --samples "${DISSECT_SAMPLES:-400}" --batch-size 32 --device cpu --out $D --no-report \
+$G dissect --model "$M" --layer $L --samples "${DISSECT_SAMPLES:-400}" --batch-size 32 --device cpu --out $D --no-report \
   --no-progress > /dev/null
 # ACE of the top-20 tree units, and the top-n removal curve (n = 1 ... 64 by IoU)
-$G ace --model "$M" --layer layer4 --concept tree --top 20 --results $D --samples 200 --batch-size 50 --device cpu --curve \
+$G ace --model "$M" --layer $L --concept tree --top 20 --results $D --samples 200 --batch-size 50 --device cpu --curve \
   --out $O/curve --json > $O/ace_tree.json
 # optimised alpha (insertion) vs IoU ranking, ACE on 100 held-out samples
-$G optimize --model "$M" --layer layer4 --concept tree --results $D --samples 64 --held-out 100 --steps 150 --batch-size 16 \
+$G optimize --model "$M" --layer $L --concept tree --results $D --samples 64 --held-out 100 --steps 150 --batch-size 16 \
   --sizes 1,2,4,8,16,32 --device cpu --out $O/optimize
 # mask-driven ranking: a "painted" mask = the segmenter's tree pixels on the sample with the most tree
 INDEX=$(MODEL="$M" .venv/bin/python - <<'PY'
@@ -37,7 +40,7 @@ Image.fromarray((tree[index].numpy() * 255).astype(np.uint8)).save("docs/interve
 print(index)
 PY
 )
-$G rank-mask --model "$M" --layer layer4 --mask $O/tree_mask.png --index "$INDEX" --device cpu --out $O/rank-mask
+$G rank-mask --model "$M" --layer $L --mask $O/tree_mask.png --index "$INDEX" --device cpu --out $O/rank-mask
 # context: door units inserted in 2x2-cell (16x16 pixel) tiles
-$G context --model "$M" --layer layer4 --concept door --top 8 --results $D --samples 32 --tile 2 --device cpu --out $O/context
+$G context --model "$M" --layer $L --concept door --top 8 --results $D --samples 32 --tile $TILE --device cpu --out $O/context
 .venv/bin/python scripts/intervene_summary.py "$M" "${NOTE:-}" > /dev/null  # figures into docs/experiments.md

@@ -12,6 +12,7 @@ from pathlib import Path
 
 DOCS = Path("docs")
 OUT = DOCS / "intervene"
+DISSECTION = "runs/intervene/dissect/results.json"  # written by scripts/intervene_experiments.sh
 BEGIN, END = "<!-- intervene:begin -->", "<!-- intervene:end -->"
 
 
@@ -29,17 +30,21 @@ def section(model: str, note: str) -> str:
     drop20 = ace["ablation_effect"] / ace["baseline"] if ace["baseline"] else 0.0
     comp = opt["comparison"]
     top_scores = ", ".join(f"{rank['scores'][u]:.3f}" for u in rank["ranking"][:4])
+    layer = ace["layer"]
+    units, h, w = json.loads(Path(DISSECTION).read_text())["layers"][layer]["shape"]
+    tile_px = ctx["tile"] * 64 // h  # the demo images are 64 x 64
     lines = [
         BEGIN,
         "## Interventions on the demo generator",
         "",
-        f"Measured with `scripts/intervene_experiments.sh` (generator `{model}`), layer `layer4` (128 units "
-        "at 8 x 8), dissected on 400 samples (seed 0). Re-run the script to refresh every figure below.",
+        f"Measured with `scripts/intervene_experiments.sh` (generator `{model}`), layer `{layer}` ({units} units "
+        f"at {h} x {w}), dissected on 400 samples (seed 0). "
+        "Re-run the script to refresh every figure below.",
         "",
         *([f"**Status:** {note}", ""] if note else []),
         "### ACE of the top-20 tree units",
         "",
-        "`ganscope ace --layer layer4 --concept tree --top 20 --results DIR --samples 200 --json`",
+        f"`ganscope ace --layer {layer} --concept tree --top 20 --results DIR --samples 200 --json`",
         "",
         "| | tree pixel fraction | 95 % CI |",
         "|---|---|---|",
@@ -64,7 +69,7 @@ def section(model: str, note: str) -> str:
         "",
         "### Optimised unit sets vs IoU ranking",
         "",
-        f"`ganscope optimize --layer layer4 --concept tree --samples 64 --held-out 100 --steps {opt['steps']}` "
+        f"`ganscope optimize --layer {layer} --concept tree --samples 64 --held-out 100 --steps {opt['steps']}` "
         f"(insertion mode, lambda = {opt['penalty']}); ACE (inserted - ablated) of each top-n on held-out samples "
         f"{comp['held_out'][0]}..{comp['held_out'][1] - 1}.",
         "",
@@ -91,9 +96,9 @@ def section(model: str, note: str) -> str:
         "",
         "### Context: where can doors be inserted?",
         "",
-        f"`ganscope context --layer layer4 --concept door --top 8 --samples {ctx['samples']} --tile {ctx['tile']}`: "
-        f"units {ctx['units']} inserted in every {ctx['tile']} x {ctx['tile']}-cell tile (16 x 16 pixels); success "
-        f"when >= {ctx['min_fraction']:.0%} of the tile is labelled door afterwards.",
+        f"`ganscope context --layer {layer} --concept door --top 8 --samples {ctx['samples']} --tile {ctx['tile']}`: "
+        f"units {ctx['units']} inserted in every {ctx['tile']} x {ctx['tile']}-cell tile ({tile_px} x {tile_px} "
+        f"pixels); success when >= {ctx['min_fraction']:.0%} of the tile is labelled door afterwards.",
         "",
         "| concept before | trials | success rate | mean door fraction |",
         "|---|---|---|---|",
