@@ -131,7 +131,7 @@ class Results:
                 for name, layer in data.pop("layers").items()
             }
             results = cls(**{**data, "layers": layers, "upsampling": Upsampling(**data["upsampling"])})
-            _check_labels(results)
+            _check_consistency(results)
         except (KeyError, TypeError, AttributeError, ValueError) as err:
             raise GanscopeError(f"{path} does not match the results schema: {err}") from err
         tables_path = directory / TABLES_FILE
@@ -173,11 +173,16 @@ def _check(value: Any, hint: Any, where: str) -> None:
         raise ValueError(f"{where} must be of type {hint.__name__}, got {type(value).__name__}")
 
 
-def _check_labels(results: Results) -> None:
-    """Units may only name the results' own concepts (the report and server look them up)."""
+def _check_consistency(results: Results) -> None:
+    """Layers carry their own key as name, unit i sits at index i, and units only name the results'
+    own concepts: the report and server look all three up."""
     known = set(results.concept_names[1:])
     for name, layer in results.layers.items():
-        for u in layer.units:
+        if layer.name != name:
+            raise ValueError(f"layer {name!r} is named {layer.name!r} inside")
+        for i, u in enumerate(layer.units):
+            if u.unit != i:
+                raise ValueError(f"layer {name!r} lists unit {u.unit} at position {i}")
             unknown = {u.label, *(c for c, _ in u.top_concepts)} - known
             if unknown:
                 raise ValueError(f"unit {u.unit} of layer {name!r} names unknown concepts {sorted(unknown)}")
