@@ -174,10 +174,18 @@ def _check(value: Any, hint: Any, where: str) -> None:
 
 
 def _check_consistency(results: Results) -> None:
-    """Layers carry their own key as name, unit i sits at index i, and units only name the results'
-    own concepts: the report and server look all three up."""
+    """Sizes are 2-D and shapes 3-D, layers carry their own key as name, unit i sits at index i, and
+    units only name the results' own concepts: the report and server rely on all of these."""
+    sizes = {"image_size": results.image_size, "upsampling.size": results.upsampling.size}
+    for what, size in sizes.items():
+        if len(size) != 2 or min(size) < 1:
+            raise ValueError(f"{what} must be [height, width] >= 1, got {size}")
     known = set(results.concept_names[1:])
     for name, layer in results.layers.items():
+        if len(layer.shape) != 3 or min(layer.shape) < 1:
+            raise ValueError(f"layer {name!r} shape must be [units, height, width] >= 1, got {layer.shape}")
+        if len(layer.units) != layer.shape[0]:
+            raise ValueError(f"layer {name!r} has shape {layer.shape} but {len(layer.units)} units")
         if layer.name != name:
             raise ValueError(f"layer {name!r} is named {layer.name!r} inside")
         for i, u in enumerate(layer.units):
