@@ -99,6 +99,41 @@ def test_load_rejects_bad_results(tmp_path: Path, small_results: Path):
         Results.load(tmp_path)
 
 
+def _edit(data: dict, path: list, value: object) -> dict:
+    copy = json.loads(json.dumps(data))
+    node = copy
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return copy
+
+
+@pytest.mark.parametrize(("path", "value", "message"), [
+    (["upsampling"], {}, "missing"),
+    (["upsampling", "extra"], 1, "unknown fields"),
+    (["image_size"], [], r"image_size must be \[height, width\]"),
+    (["upsampling", "size"], [64], r"upsampling.size must be \[height, width\]"),
+    (["layers", "layer1", "name"], "other", "named 'other' inside"),
+    (["layers", "layer1", "shape"], [4, 8], "shape must be"),
+    (["layers", "layer1", "units", 0, "unit"], 3, "lists unit 3 at position 0"),
+    (["layers", "layer1", "units", 0, "label"], "ghost", "unknown concepts"),
+])
+def test_load_rejects_inconsistent_results(tmp_path: Path, small_results: Path, path: list, value: object,
+                                           message: str):
+    data = json.loads((small_results / "results.json").read_text())
+    (tmp_path / "results.json").write_text(json.dumps(_edit(data, path, value)))
+    with pytest.raises(GanscopeError, match=message):
+        Results.load(tmp_path)
+
+
+def test_load_rejects_a_unit_count_that_disagrees_with_the_shape(tmp_path: Path, small_results: Path):
+    data = json.loads((small_results / "results.json").read_text())
+    data["layers"]["layer1"]["units"].pop()
+    (tmp_path / "results.json").write_text(json.dumps(data))
+    with pytest.raises(GanscopeError, match="units"):
+        Results.load(tmp_path)
+
+
 def test_nan_activations_name_the_sample(segmenter):
     import badmodels
 
