@@ -43,6 +43,7 @@ def test_dissect_writes_results_and_samples(tmp_path: Path):
     [
         (["-l", "layer_1"], "unknown layer 'layer_1'; did you mean layer1"),
         (["--samples", "0"], "--samples must be >= 1"),
+        (["--tail-factor", "0.5"], "--tail-factor must be >= 1"),
         (["--model", "badmodels:wrong_latent_generator"], "generator failed on latents of shape"),
         (["--model", "badmodels:nan_layer_generator"], "NaN or Inf in activations of layer 'layer1' for sample 0"),
         (["--segmenter", "badmodels:float_segmenter"], "expected integer labels"),
@@ -66,3 +67,14 @@ def test_unwritable_out_fails_before_work(tmp_path: Path):
     run = ganscope(*dissect_args(blocker / "sub"))
     assert run.returncode == 2 and "cannot write to" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_summary_warns_about_units_outside_their_range(small_results: Path, capsys: pytest.CaptureFixture):
+    from ganscope.cli import print_summary
+    from ganscope.results import Results
+
+    results = Results.load(small_results)
+    results.layers["layer1"].tail_warnings = [0, 2]
+    print_summary(results)
+    err = capsys.readouterr().err
+    assert "2 units of layer1 have thresholds outside their tallied range" in err and "--tail-factor" in err
