@@ -115,9 +115,9 @@ class RayExecutor:
                 [ready], _ = ray.wait(list(pending), num_returns=1)
                 span = pending.pop(ready)
                 yield span, {name: LayerTally.from_state(s) for name, s in _get(ray, ready, span).items()}
-        finally:
+        finally:  # a plain cancel interrupts the task and keeps the worker (and its built models) alive
             for ref in pending:
-                ray.cancel(ref, force=True)
+                ray.cancel(ref)
 
 
 def _get(ray: Any, ref: Any, span: Span) -> State:
