@@ -167,3 +167,12 @@ def test_non_finite_insertions_are_refused(small_results: Path, tmp_path: Path, 
                    "--segmenter", SEG, "--out", str(tmp_path), "--device", "cpu")
     one_line_error(run, message)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("command", [["ace", "--concept", "alpha", "--samples", "4"],
+                                     ["context", "--concept", "alpha", "--samples", "2", "--tile", "1"]])
+def test_overflowing_insertions_in_experiments_name_the_sample(tmp_path: Path, command: list[str]):
+    """A finite insertion value that overflows in later layers: the experiments stop, as `insert` does."""
+    run = ganscope(*command, "-l", "layer1", "--units", "0,1", "--value", "3e38", "--model", GEN, "--segmenter", SEG,
+                   "--out", str(tmp_path / "out"), "--device", "cpu")
+    one_line_error(run, "NaN or Inf in the images edited at 'layer1' for sample 0")

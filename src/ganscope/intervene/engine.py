@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 from torch import nn
 
+from ganscope.images import check_finite
 from ganscope.intervene.resume import Prefix, Resumer, resumer
 from ganscope.io import GanscopeError
 from ganscope.sampling import batches, latents
@@ -50,11 +51,18 @@ class Lab:
     def prefixes(self, indices: Sequence[int]) -> Iterator[tuple[list[int], Prefix]]:
         """(batch indices, prefix at the layer) for consecutive batches of ``indices``."""
         for batch in batches(indices, self.batch_size):
-            yield batch, self.resume.prepare(self.latents(batch))
+            yield batch, replace(self.resume.prepare(self.latents(batch)), samples=batch)
 
     def finish(self, prefix: Prefix, acts: torch.Tensor | None = None) -> torch.Tensor:
-        """Images from (edited) activations; None finishes from the unedited ones."""
-        return self.resume.finish(prefix, prefix.acts if acts is None else acts)
+        """Images from (edited) activations; None finishes from the unedited ones.
+
+        NaN or Inf in them (a finite but huge insertion value can overflow in later layers) is an error
+        naming the sample, never a silently mislabelled image.
+        """
+        images = self.resume.finish(prefix, prefix.acts if acts is None else acts)
+        what = "the generated images" if acts is None else f"the images edited at {self.layer!r}"
+        check_finite(what, images, prefix.samples or range(len(images)))
+        return images
 
     @torch.no_grad()
     def labels(self, images: torch.Tensor) -> torch.Tensor:

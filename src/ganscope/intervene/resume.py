@@ -9,6 +9,7 @@ in the edited activations (correct for any module, just slower).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -26,6 +27,7 @@ class Prefix:
 
     acts: torch.Tensor
     state: Any
+    samples: Sequence[int] = ()  # the batch's sample indices, named in errors (empty: positions in the batch)
 
 
 class Resumer(Protocol):
