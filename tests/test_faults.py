@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from ganscope.io import TEMP_SUFFIX
+from ganscope.io import TEMP_SUFFIX, output_directory
 from test_cli import GEN, SEG, ganscope
 
 KILLS = 20
@@ -176,3 +176,17 @@ def test_overflowing_insertions_in_experiments_name_the_sample(tmp_path: Path, c
     run = ganscope(*command, "-l", "layer1", "--units", "0,1", "--value", "3e38", "--model", GEN, "--segmenter", SEG,
                    "--out", str(tmp_path / "out"), "--device", "cpu")
     one_line_error(run, "NaN or Inf in the images edited at 'layer1' for sample 0")
+
+
+def test_a_directory_another_run_holds_is_left_alone(tmp_path: Path):
+    """A second run on the same --out stops before touching it (not even the holder's temporary files);
+    once the holder is done, the next run cleans up and works."""
+    out, args = tmp_path / "out", ["dissect", "--model", GEN, "--segmenter", SEG, "-l", "layer1", "--samples", "8",
+                                   "--no-progress", "--no-report"]
+    with output_directory(out):
+        writing = out / f".results.json.x{TEMP_SUFFIX}"  # the holder's write in progress
+        writing.write_text("{")
+        one_line_error(ganscope(*args, "--out", str(out)), f"another ganscope run is writing to {out}")
+        assert writing.exists() and not (out / "results.json").exists()
+    assert ganscope(*args, "--out", str(out)).returncode == 0
+    assert (out / "results.json").exists() and not writing.exists()

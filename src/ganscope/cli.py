@@ -13,7 +13,7 @@ import torch
 import typer
 
 from ganscope.commands import register_all
-from ganscope.io import GanscopeError, check_writable
+from ganscope.io import GanscopeError, output_directory
 from ganscope.results import Results
 
 app = typer.Typer(
@@ -122,31 +122,31 @@ def dissect(
     """Dissect generator layers: thresholds, IoU with every concept, labels, counts."""
     from ganscope.dissect import DissectConfig, Dissection, load_models, render_samples
 
-    check_writable(out)
-    device = device or default_device()
-    gen, seg = load_models(model, segmenter, device)
-    cfg = DissectConfig(
-        layers=layer, samples=samples, seed=seed, threshold=threshold.value, quantile=quantile,
-        iou_cutoff=iou_cutoff, batch_size=batch_size, device=device, seg_size=seg_size, bins=bins,
-        tail_factor=tail_factor, checkpoint=out / "tallies.ckpt", progress=progress, model_name=model,
-        segmenter_name=segmenter,
-    )
-    run = Dissection(gen, seg, cfg)
-    if ray is None:
-        run.run()
-    else:
-        from ganscope.distributed import RayExecutor, ray_cluster
+    with output_directory(out):
+        device = device or default_device()
+        gen, seg = load_models(model, segmenter, device)
+        cfg = DissectConfig(
+            layers=layer, samples=samples, seed=seed, threshold=threshold.value, quantile=quantile,
+            iou_cutoff=iou_cutoff, batch_size=batch_size, device=device, seg_size=seg_size, bins=bins,
+            tail_factor=tail_factor, checkpoint=out / "tallies.ckpt", progress=progress, model_name=model,
+            segmenter_name=segmenter,
+        )
+        run = Dissection(gen, seg, cfg)
+        if ray is None:
+            run.run()
+        else:
+            from ganscope.distributed import RayExecutor, ray_cluster
 
-        with ray_cluster(None if ray == LOCAL_RAY else ray):
-            run.run(executor=RayExecutor(model, segmenter))
-    results = run.results()
-    path = results.save(out)
-    tops = {i for layer_result in results.layers.values() for u in layer_result.units for i in u.top_samples}
-    render_samples(gen, seed, sorted(tops), out / "samples", batch_size, device)
-    typer.echo(f"results: {path}")
-    print_summary(results)
-    if report:
-        render_report(out)
+            with ray_cluster(None if ray == LOCAL_RAY else ray):
+                run.run(executor=RayExecutor(model, segmenter))
+        results = run.results()
+        path = results.save(out)
+        tops = {i for layer_result in results.layers.values() for u in layer_result.units for i in u.top_samples}
+        render_samples(gen, seed, sorted(tops), out / "samples", batch_size, device)
+        typer.echo(f"results: {path}")
+        print_summary(results)
+        if report:
+            render_report(out)
 
 
 DEMO_LAYERS = ["layer2", "layer6", "layer9"]  # early (4x4), middle (16x16), late (64x64)

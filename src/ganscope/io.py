@@ -2,7 +2,7 @@
 
 Every file ganscope writes goes to a temporary name in the same directory and is
 renamed into place, so a reader never sees a half-written file, even after a kill.
-A kill can leave such a temporary file behind; ``check_writable`` removes them.
+A kill can leave such a temporary file behind; ``output_directory`` removes them.
 """
 
 from __future__ import annotations
@@ -10,12 +10,18 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so concurrent runs on one directory go undetected there
+    fcntl = None
 
 TEMP_SUFFIX = ".ganscope-tmp"  # files being written; only a killed writer leaves one behind
 
@@ -57,15 +63,38 @@ def _os_error(err: BaseException | None) -> OSError | None:
 
 
 def check_writable(directory: Path) -> None:
-    """Fail before any work when ``directory`` cannot be written; remove temporary files of killed runs."""
+    """Fail before any work when ``directory`` cannot be written (made when missing)."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as err:
         raise GanscopeError(f"cannot write to {directory}: {err.strerror or err}") from err
-    for stale in directory.rglob(f".*{TEMP_SUFFIX}"):
-        stale.unlink(missing_ok=True)
+
+
+@contextmanager
+def output_directory(directory: Path) -> Iterator[Path]:
+    """Hold ``directory`` as this process's output until the block ends.
+
+    Fails before any work when it cannot be written, or when another ganscope run holds it: two
+    runs would overwrite each other's checkpoints and delete each other's temporary files. Then
+    removes the temporary files that killed runs left. The hold is an flock on the directory,
+    which the kernel drops when its process dies, so a killed run never blocks its own resume.
+    """
+    check_writable(directory)
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise GanscopeError(f"another ganscope run is writing to {directory}; wait for it to end or "
+                                    "choose another output directory") from None
+        for stale in directory.rglob(f".*{TEMP_SUFFIX}"):
+            stale.unlink(missing_ok=True)
+        yield directory
+    finally:
+        os.close(fd)
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -11,9 +11,9 @@ import typer
 from ganscope.artifacts.quality import Estimate, Quality
 from ganscope.artifacts.rank import Ranking, top_indices
 from ganscope.artifacts.summary import ARTIFACTS_FILE
-from ganscope.cli import check_writable, default_device, handle_errors
+from ganscope.cli import default_device, handle_errors
 from ganscope.commands.intervene import BatchSize, Device, Layer, Model, _ints, _table
-from ganscope.io import GanscopeError, write_json
+from ganscope.io import GanscopeError, output_directory, write_json
 from ganscope.results import Results
 
 
@@ -130,27 +130,27 @@ def register(app: typer.Typer) -> None:
         res = Results.load(results)
         chosen = _marked(mark, marked, res, results if results.is_dir() else results.parent, layer)
         out = results if out is None else out
-        check_writable(out)
-        device = device or default_device()
-        gen = load_generator(model).to(device)
-        disc = load_discriminator(discriminator or ("demo" if demo else "none"))
-        size = gen(torch.zeros(1, *gen.latent_shape, device=device)).shape[-1]
-        scorer = Scorer(load_features(features, device), load_reference(reference or "demo"), reference or "demo",
-                        reference_samples, reference_seed, size, None if disc is None else disc.to(device), device)
-        ranking = rank_units(gen, res, layer, scorer, score, batch_size, device)
-        quality = None
-        if samples:
-            sets = _unit_sets(ranking.ranked(), chosen, sizes, control, res.seed)
-            quality = ablation_quality(gen, layer, sets, scorer, res.seed, res.samples, samples, blocks, bootstrap,
-                                       batch_size, device)
-        label = scorer.features.label
-        data = {"model": model, "results": str(results), "dissection_samples": res.samples, **scorer.describe(),
-                "top": top, "ranking": ranking.to_json(),
-                "quality": None if quality is None else quality.to_json()}
-        write_json(out / ARTIFACTS_FILE, data)
-        plot = plot_artifacts(ranking, quality, label, top, out / "artifacts.png")
-        grid = candidate_grid(gen, ranking, top, out / "candidates.png", batch_size, device)
-        _print_ranking(ranking, label, top)
-        if quality is not None:
-            _print_quality(quality, label, reference_samples)
-        typer.echo(f"results: {out / ARTIFACTS_FILE}, plot: {plot}, candidates: {grid} (one row per unit)")
+        with output_directory(out):
+            device = device or default_device()
+            gen = load_generator(model).to(device)
+            disc = load_discriminator(discriminator or ("demo" if demo else "none"))
+            size = gen(torch.zeros(1, *gen.latent_shape, device=device)).shape[-1]
+            scorer = Scorer(load_features(features, device), load_reference(reference or "demo"), reference or "demo",
+                            reference_samples, reference_seed, size, None if disc is None else disc.to(device), device)
+            ranking = rank_units(gen, res, layer, scorer, score, batch_size, device)
+            quality = None
+            if samples:
+                sets = _unit_sets(ranking.ranked(), chosen, sizes, control, res.seed)
+                quality = ablation_quality(gen, layer, sets, scorer, res.seed, res.samples, samples, blocks, bootstrap,
+                                           batch_size, device)
+            label = scorer.features.label
+            data = {"model": model, "results": str(results), "dissection_samples": res.samples, **scorer.describe(),
+                    "top": top, "ranking": ranking.to_json(),
+                    "quality": None if quality is None else quality.to_json()}
+            write_json(out / ARTIFACTS_FILE, data)
+            plot = plot_artifacts(ranking, quality, label, top, out / "artifacts.png")
+            grid = candidate_grid(gen, ranking, top, out / "candidates.png", batch_size, device)
+            _print_ranking(ranking, label, top)
+            if quality is not None:
+                _print_quality(quality, label, reference_samples)
+            typer.echo(f"results: {out / ARTIFACTS_FILE}, plot: {plot}, candidates: {grid} (one row per unit)")
