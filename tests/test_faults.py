@@ -20,9 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
-from ganscope.io import TEMP_SUFFIX, output_directory
+from ganscope.io import TEMP_SUFFIX, output_directory, save_checkpoint, save_weights, write_bytes, write_json
 from test_cli import GEN, SEG, ganscope
 
 KILLS = 20
@@ -190,3 +191,25 @@ def test_a_directory_another_run_holds_is_left_alone(tmp_path: Path):
         assert writing.exists() and not (out / "results.json").exists()
     assert ganscope(*args, "--out", str(out)).returncode == 0
     assert (out / "results.json").exists() and not writing.exists()
+
+
+def test_results_and_checkpoints_reach_the_disk_before_and_after_their_rename(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch):
+    """So that a power loss leaves the old file or the new one; rebuildable report files skip the cost."""
+    events: list[tuple[str, str]] = []
+    fsync, replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))),
+                                                 fsync(fd)))
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("rename", str(b))), replace(a, b)))
+    directory = str(tmp_path.resolve())
+    for name, write in [("results.json", lambda p: write_json(p, {"a": 1})),
+                        ("tallies.ckpt", lambda p: save_checkpoint(p, {"x": torch.zeros(2)})),
+                        ("tables.safetensors", lambda p: save_weights(p, {"x": torch.zeros(2)}))]:
+        events.clear()
+        write(tmp_path / name)
+        (kind, tmp), rename, synced_dir = events
+        assert kind == "fsync" and Path(tmp).name.startswith(f".{name}.") and tmp.endswith(TEMP_SUFFIX), events
+        assert rename == ("rename", str(tmp_path / name)) and synced_dir == ("fsync", directory), events
+    events.clear()
+    write_bytes(tmp_path / "strip.png", b"png")
+    assert events == [("rename", str(tmp_path / "strip.png"))]

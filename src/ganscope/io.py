@@ -2,6 +2,9 @@
 
 Every file ganscope writes goes to a temporary name in the same directory and is
 renamed into place, so a reader never sees a half-written file, even after a kill.
+Results, tables and checkpoints are also flushed to the disk before and after the
+rename (``durable``), so that a power loss leaves the old file or the new one; report
+pages and images, which can be rebuilt, are not.
 A kill can leave such a temporary file behind; ``output_directory`` removes them.
 """
 
@@ -30,10 +33,11 @@ class GanscopeError(Exception):
     """A problem with the user's input, reported as one line without a traceback."""
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | Path, write: Callable[[Path], None], durable: bool = False) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
 
-    A failed write (disk full, read-only) removes the temporary file and raises GanscopeError.
+    ``durable`` fsyncs the file before the rename and its directory after it. A failed write
+    (disk full, read-only) removes the temporary file and raises GanscopeError.
     """
     path = Path(path)
     try:
@@ -45,7 +49,11 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     try:
         write(Path(tmp))
         os.chmod(tmp, 0o644)
+        if durable:
+            _fsync(tmp)
         os.replace(tmp, path)
+        if durable:
+            _fsync(path.parent)
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
         cause = _os_error(err)
@@ -53,6 +61,14 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
             raise
         raise GanscopeError(f"cannot write {path}: {cause.strerror}") from err
     return path
+
+
+def _fsync(path: str | Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _os_error(err: BaseException | None) -> OSError | None:
@@ -97,16 +113,17 @@ def output_directory(directory: Path) -> Iterator[Path]:
         os.close(fd)
 
 
-def write_text(path: str | Path, text: str) -> Path:
-    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+def write_text(path: str | Path, text: str, durable: bool = False) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), durable)
 
 
-def write_bytes(path: str | Path, data: bytes) -> Path:
-    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+def write_bytes(path: str | Path, data: bytes, durable: bool = False) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data), durable)
 
 
 def write_json(path: str | Path, obj: Any) -> Path:
-    return write_text(path, json.dumps(obj, indent=1, allow_nan=False) + "\n")
+    """JSON files hold results and state (results.json, marked units): always durable."""
+    return write_text(path, json.dumps(obj, indent=1, allow_nan=False) + "\n", durable=True)
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
@@ -115,7 +132,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
         with tmp.open("wb") as file:  # through a Python file, so that a full disk surfaces as OSError
             torch.save(state, file)
 
-    return atomic_write(path, write)
+    return atomic_write(path, write, durable=True)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -132,7 +149,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 def save_weights(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> Path:
     """Save tensors as safetensors, atomically."""
     flat = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    return write_bytes(path, save(flat, metadata=metadata))  # bytes: a full disk surfaces as OSError
+    return write_bytes(path, save(flat, metadata=metadata), durable=True)  # bytes: a full disk surfaces as OSError
 
 
 def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
