@@ -52,7 +52,7 @@ def run_cluster_cases(report: Path) -> tuple[subprocess.CompletedProcess, str]:
     """One child pytest over the cluster cases, with Ray's files in a fresh short directory (socket paths are
     limited to 107 bytes); returns the run and its Ray log tails."""
     short = "/tmp" if os.access("/tmp", os.W_OK) else None  # TMPDIR may be long
-    with tempfile.TemporaryDirectory(prefix="gsray", dir=short) as ray_tmp:
+    with tempfile.TemporaryDirectory(prefix="gsray", dir=short, ignore_cleanup_errors=True) as ray_tmp:
         env = {**os.environ, "RAY_TMPDIR": ray_tmp}
         run = subprocess.run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", str(CLUSTER_CASES),
                               f"--junitxml={report}"], capture_output=True, text=True, env=env, timeout=900,
