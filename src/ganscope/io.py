@@ -78,16 +78,6 @@ def _os_error(err: BaseException | None) -> OSError | None:
     return err
 
 
-def check_writable(directory: Path) -> None:
-    """Fail before any work when ``directory`` cannot be written (made when missing)."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
-    except OSError as err:
-        raise GanscopeError(f"cannot write to {directory}: {err.strerror or err}") from err
-
-
 @contextmanager
 def output_directory(directory: Path) -> Iterator[Path]:
     """Hold ``directory`` as this process's output until the block ends.
@@ -97,7 +87,12 @@ def output_directory(directory: Path) -> Iterator[Path]:
     removes the temporary files that killed runs left. The hold is an flock on the directory,
     which the kernel drops when its process dies, so a killed run never blocks its own resume.
     """
-    check_writable(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as err:
+        raise GanscopeError(f"cannot write to {directory}: {err.strerror or err}") from err
     fd = os.open(directory, os.O_RDONLY)
     try:
         if fcntl is not None:

@@ -25,6 +25,8 @@ def _read(directory: Path) -> dict[str, Any] | None:
 def artifact_summary(directory: Path) -> dict[str, Any] | None:
     """What the report shows of ``directory/artifacts.json``; None when absent or unreadable (optional section)."""
     data = _read(directory)
+    if data is None:
+        return None
     try:
         ranking, quality = data["ranking"], data.get("quality")
         return {"features": data["features"], "reference": data["reference"], "layer": ranking["layer"],
@@ -49,6 +51,8 @@ def candidate_ranking(directory: Path, layer: str) -> dict[str, Any] | None:
     showed as candidates.
     """
     data = _read(directory)
+    if data is None:
+        return None
     try:
         ranking = data["ranking"]
         if ranking["layer"] != layer:
