@@ -7,7 +7,7 @@ from pathlib import Path
 from torch import nn
 
 from ganscope.io import GanscopeError, load_weights
-from ganscope.models.demo import DemoGenerator
+from ganscope.models.demo import DEMO_CHANNELS, DemoGenerator
 from ganscope.models.proggan import proggan_generator
 from ganscope.models.stylegan2 import stylegan2_generator
 from ganscope.registry import Factory, resolve
@@ -20,8 +20,11 @@ def demo_generator(path: str | None = None) -> DemoGenerator:
     file = Path(path) if path else WEIGHTS / "demo_generator.safetensors"
     if not file.is_file() and not path:
         raise GanscopeError(f"demo generator weights are missing ({file}); run `ganscope train-demo generator`")
-    gen = DemoGenerator()
-    gen.load_state_dict(load_weights(file))
+    state = load_weights(file)
+    heads = sorted(int(k.split(".")[1]) for k in state if k.startswith("to_rgb.") and k.endswith(".weight"))
+    widths = [state[f"to_rgb.{i}.weight"].shape[1] for i in heads]  # the widths are in the weights
+    gen = DemoGenerator(channels=tuple(widths) or DEMO_CHANNELS)
+    gen.load_state_dict(state)
     return gen.eval().requires_grad_(False)
 
 

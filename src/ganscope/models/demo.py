@@ -142,3 +142,26 @@ class DemoDiscriminator(nn.Module):
         std = minibatch_std(x)
         x = F.leaky_relu(self.final_conv(torch.cat([x, std], 1)), 0.2)
         return self.final(x.flatten(1)).squeeze(1)
+
+
+class StridedDiscriminator(nn.Module):
+    """image (B, 3, R, R) -> realness logit (B,): one strided 4x4 conv per resolution (DCGAN-style).
+
+    About a third of ``DemoDiscriminator``'s cost per image, so that at equal compute the
+    generator trains for more steps (the recipe study in docs/models.md).
+    """
+
+    def __init__(self, channels: tuple[int, ...] = DEMO_CHANNELS):
+        super().__init__()
+        rev = channels[::-1]
+        self.from_rgb = EqualConv2d(3, rev[0], 1)
+        self.blocks = nn.ModuleList(EqualConv2d(a, b, 4, padding=1) for a, b in zip(rev[:-1], rev[1:]))
+        self.final_conv = EqualConv2d(rev[-1] + 1, rev[-1], 3, padding=1)
+        self.final = nn.Sequential(EqualLinear(rev[-1] * 16, rev[-1]), nn.LeakyReLU(0.2), EqualLinear(rev[-1], 1))
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        x = F.leaky_relu(self.from_rgb(img), 0.2)
+        for conv in self.blocks:
+            x = F.leaky_relu(F.conv2d(x, conv.weight * conv.scale, conv.bias, stride=2, padding=1), 0.2)
+        x = F.leaky_relu(self.final_conv(torch.cat([x, minibatch_std(x)], 1)), 0.2)
+        return self.final(x.flatten(1)).squeeze(1)

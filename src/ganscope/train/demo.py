@@ -17,9 +17,16 @@ import torch
 import torch.nn.functional as F
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ganscope.io import load_checkpoint, save_checkpoint, save_weights
-from ganscope.models.demo import DemoDiscriminator, DemoGenerator
+from torch import nn
+
+from ganscope.io import GanscopeError, load_checkpoint, save_checkpoint, save_weights
+from ganscope.models.demo import DemoDiscriminator, DemoGenerator, StridedDiscriminator
+from ganscope.segmenters import load_segmenter
 from ganscope.segmenters.demo import DemoSegmenterNet
+from ganscope.train.augment import diff_augment
+from ganscope.train.projected import ProjectedDiscriminator
+from ganscope.train.recipes import Recipe
+from ganscope.train.state import load_state, save_state
 from ganscope.world import render
 
 WORLD_TRAIN_SEED = 1  # held-out evaluation uses other seeds
@@ -31,7 +38,6 @@ class TrainConfig:
     steps: int
     batch: int = 32
     lr: float = 0.002
-    beta1: float = 0.0
     seed: int = 0
     device: str = "cpu"
     checkpoint_every: int = 100
@@ -54,81 +60,112 @@ def _resume(path: Path) -> dict | None:
     return load_checkpoint(path) if path.is_file() else None
 
 
-def train_generator(cfg: TrainConfig, r1_gamma: float = 0.1, r1_every: int = 8, ema_kimg: float = 5.0,
-                    ema_rampup: float = 0.05, instance_noise: float = 0.1) -> Path:
-    """Non-saturating GAN loss with lazy R1 on reals, Adam(beta1, 0.99), EMA generator.
+def _budget_left(step: int, cpu: float, steps: int | None, cpu_seconds: float | None) -> bool:
+    return (steps is None or step < steps) and (cpu_seconds is None or cpu < cpu_seconds)
 
-    The EMA half-life is ``ema_kimg`` thousand images, shortened early in training to
-    ``ema_rampup`` times the images seen so far (as in StyleGAN2-ADA). The discriminator sees
-    real and generated images through Gaussian ``instance_noise``: without it, it tells them
-    apart by the world's fine sensor noise alone and the generator collapses to one layout.
+
+def train_generator(cfg: TrainConfig, recipe: Recipe, cpu_seconds: float | None = None) -> Path:
+    """Non-saturating GAN loss with lazy R1 on reals, Adam, EMA generator; the rest per ``recipe``.
+
+    Training stops after ``cfg.steps`` steps or ``cpu_seconds`` of process CPU time, whichever
+    comes first (CPU time, not wall time, so that recipes trained side by side or beside other
+    work get equal compute). The EMA half-life is ``ema_kimg`` thousand images, shortened early
+    in training to ``ema_rampup`` times the images seen so far (as in StyleGAN2-ADA). Instance
+    noise or DiffAugment keeps the discriminator from separating real and fake by the world's
+    fine sensor noise alone (without either, the generator collapses to one layout).
     """
     device = cfg.device
-    gen, disc = DemoGenerator().to(device), DemoDiscriminator().to(device)
+    pixel_disc = {"resnet": DemoDiscriminator, "strided": StridedDiscriminator}[recipe.disc]
+    with torch.random.fork_rng():  # initial weights depend on cfg.seed only
+        torch.manual_seed(cfg.seed)
+        gen = DemoGenerator(channels=recipe.channels).to(device)
+        discs: dict[str, nn.Module] = {"pixel": pixel_disc(recipe.disc_channels or recipe.channels).to(device)}
+        if recipe.projected:
+            discs["projected"] = ProjectedDiscriminator(load_segmenter("demo").net, gen.resolution).to(device)
     ema = copy.deepcopy(gen).eval().requires_grad_(False)
-    opt_g = torch.optim.Adam(gen.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.99))
-    opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.99))
-    ckpt_path = cfg.run_dir / "generator.ckpt"
-    start, elapsed = 0, 0.0
-    if (state := _resume(ckpt_path)) is not None:
+    opt_g = torch.optim.Adam(gen.parameters(), lr=recipe.lr, betas=recipe.betas)
+    opt_d = torch.optim.Adam([p for d in discs.values() for p in d.parameters() if p.requires_grad],
+                             lr=recipe.lr, betas=recipe.betas)
+    path = cfg.run_dir / "generator.safetensors"
+    start, elapsed, cpu = 0, 0.0, 0.0
+    if path.is_file():
+        state = load_state(path)
+        if state["recipe"] != recipe.describe():
+            raise GanscopeError(f"{path} was trained with another recipe; use a new run_dir")
         gen.load_state_dict(state["gen"])
-        disc.load_state_dict(state["disc"])
         ema.load_state_dict(state["ema"])
+        for name, disc in discs.items():
+            disc.load_state_dict(state["disc"][name])
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
-        start, elapsed = state["step"], state["elapsed"]
+        start, elapsed, cpu = state["step"], state["elapsed"], state["cpu"]
 
     def checkpoint(step: int) -> None:
-        save_checkpoint(ckpt_path, {
-            "gen": gen.state_dict(), "disc": disc.state_dict(), "ema": ema.state_dict(),
-            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step, "elapsed": elapsed,
+        save_state(path, {
+            "recipe": recipe.describe(), "gen": gen.state_dict(), "ema": ema.state_dict(),
+            "disc": {name: d.state_dict() for name, d in discs.items()},
+            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+            "step": step, "elapsed": elapsed, "cpu": cpu, "batch": recipe.batch,
         })
         if cfg.export is not None:
-            export_generator(ckpt_path, cfg.export)
+            export_generator(path, cfg.export)
 
+    def judge(images: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
+        """Every discriminator's logit for the same augmented view, summed over discriminators' losses later."""
+        if recipe.augment:
+            images = diff_augment(images, recipe.augment, noise)
+        if recipe.instance_noise:
+            images = images + torch.randn(images.shape, generator=noise).to(device) * recipe.instance_noise
+        return torch.stack([d(images) for d in discs.values()])
+
+    total = cfg.steps if cpu_seconds is None else cpu_seconds
     with _progress() as bar:
-        task = bar.add_task("generator", total=cfg.steps, completed=start, info="")
-        for step in range(start, cfg.steps):
-            t0 = time.perf_counter()
-            real, _ = _world_batch(step, cfg.batch, device)
+        task = bar.add_task("generator", total=total, completed=start if cpu_seconds is None else cpu, info="")
+        step = start
+        while _budget_left(step, cpu, cfg.steps if cpu_seconds is None else None, cpu_seconds):
+            t0, c0 = time.perf_counter(), time.process_time()
+            real, _ = _world_batch(step, recipe.batch, device, size=gen.resolution)
             noise = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-            z = torch.randn(cfg.batch, *gen.latent_shape, generator=noise).to(device)
-
-            noisy = [torch.randn(real.shape, generator=noise).to(device) * instance_noise for _ in range(3)]
-            real = real + noisy[0]
+            z = torch.randn(recipe.batch, *gen.latent_shape, generator=noise).to(device)
             fake = gen(z)
-            d_loss = F.softplus(disc(fake.detach() + noisy[1])).mean() + F.softplus(-disc(real)).mean()
-            if step % r1_every == 0:
-                real.requires_grad_(True)
-                (grad,) = torch.autograd.grad(disc(real).sum(), real, create_graph=True)
-                d_loss = d_loss + r1_gamma / 2 * grad.pow(2).sum(dim=(1, 2, 3)).mean() * r1_every
+            d_loss = F.softplus(judge(fake.detach(), noise)).mean(1).sum() + F.softplus(-judge(real, noise)).mean(1).sum()
+            if step % recipe.r1_every == 0:
+                real = real.detach().requires_grad_(True)
+                (grad,) = torch.autograd.grad(discs["pixel"](real).sum(), real, create_graph=True)
+                d_loss = d_loss + recipe.r1_gamma / 2 * grad.pow(2).sum(dim=(1, 2, 3)).mean() * recipe.r1_every
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
 
-            g_loss = F.softplus(-disc(fake + noisy[2])).mean()
+            g_loss = F.softplus(-judge(fake, noise)).mean(1).sum()
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()
-            ema_images = min(ema_kimg * 1000, (step + 1) * cfg.batch * ema_rampup)
-            ema_beta = 0.5 ** (cfg.batch / max(ema_images, 1e-8))
+            ema_images = min(recipe.ema_kimg * 1000, (step + 1) * recipe.batch * recipe.ema_rampup)
+            ema_beta = 0.5 ** (recipe.batch / max(ema_images, 1e-8))
             with torch.no_grad():
                 for p_ema, p in zip(ema.parameters(), gen.parameters()):
                     p_ema.lerp_(p, 1 - ema_beta)
 
+            step += 1
             elapsed += time.perf_counter() - t0
-            bar.update(task, advance=1, info=f"D {d_loss.item():.3f} G {g_loss.item():.3f}")
-            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
-                checkpoint(step + 1)
-    return ckpt_path
+            used = time.process_time() - c0
+            cpu += used
+            bar.update(task, advance=1 if cpu_seconds is None else used,
+                       info=f"step {step} D {d_loss.item():.3f} G {g_loss.item():.3f}")
+            done = not _budget_left(step, cpu, cfg.steps if cpu_seconds is None else None, cpu_seconds)
+            if step % cfg.checkpoint_every == 0 or done:
+                checkpoint(step)
+    return path
 
 
-def export_generator(checkpoint: Path, out: Path) -> None:
-    """Write a checkpoint's EMA generator to ``out`` and its discriminator beside it (safetensors)."""
-    state = load_checkpoint(checkpoint)
-    meta = {"steps": str(state["step"]), "wall_seconds": f"{state['elapsed']:.0f}"}
+def export_generator(state_path: Path, out: Path) -> None:
+    """Write a training state's EMA generator to ``out`` and its pixel discriminator beside it."""
+    state = load_state(state_path)
+    meta = {"discriminator": state["recipe"]["disc"], "steps": str(state["step"]), "wall_seconds": f"{state['elapsed']:.0f}",
+            "cpu_seconds": f"{state['cpu']:.0f}", "batch": str(state["batch"])}
     save_weights(out, state["ema"], meta)
-    save_weights(out.with_name("demo_discriminator.safetensors"), state["disc"], meta)
+    save_weights(out.with_name("demo_discriminator.safetensors"), state["disc"]["pixel"], meta)
 
 
 def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

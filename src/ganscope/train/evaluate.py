@@ -43,14 +43,18 @@ def generator_quality(gen: nn.Module, seg: DemoSegmenter, samples: int = 500, ba
     fake_feats, world_feats, ref_feats = [], [], []
     fake_freq = torch.zeros(len(CONCEPTS))
     world_freq = torch.zeros(len(CONCEPTS))
+    sharp = {"fake_confidence": 0.0, "world_confidence": 0.0, "fake_hf": 0.0, "world_hf": 0.0}
     for idx in batches(range(samples), batch):
         fake = gen(latents(0, idx, tuple(gen.latent_shape)))
-        world = render(idx, seed=HELD_OUT_SEED)
+        world = render(idx, seed=HELD_OUT_SEED, size=fake.shape[-1])
         fake_feats.append(seg.features(fake))
         world_feats.append(seg.features(world.images))
-        ref_feats.append(seg.features(render(idx, seed=REFERENCE_SEED).images))
+        ref_feats.append(seg.features(render(idx, seed=REFERENCE_SEED, size=fake.shape[-1]).images))
         fake_freq += torch.bincount(seg.segment(fake).flatten(), minlength=len(CONCEPTS))
         world_freq += torch.bincount(world.labels.flatten(), minlength=len(CONCEPTS))
+        for name, images in (("fake", fake), ("world", world.images)):
+            sharp[f"{name}_confidence"] += float(seg.probabilities(images).amax(1).mean()) * len(idx) / samples
+            sharp[f"{name}_hf"] += high_frequency_energy(images) * len(idx) / samples
     fake_freq /= fake_freq.sum()
     world_freq /= world_freq.sum()
     fake_f, world_f, ref_f = (torch.cat(f) for f in (fake_feats, world_feats, ref_feats))
@@ -64,5 +68,17 @@ def generator_quality(gen: nn.Module, seg: DemoSegmenter, samples: int = 500, ba
         "kid_generated_vs_world": kid(fake_f, world_f),
         "kid_world_vs_world": kid(ref_f, world_f),
         "frequencies": frequencies,
+        "sharpness": {
+            "segmenter_confidence_generated": sharp["fake_confidence"],
+            "segmenter_confidence_world": sharp["world_confidence"],
+            "high_frequency_energy_ratio": sharp["fake_hf"] / sharp["world_hf"],
+        },
         "samples": samples,
     }
+
+
+def high_frequency_energy(images: torch.Tensor) -> float:
+    """Mean squared response of a 3x3 Laplacian, over pixels and channels (blur lowers it)."""
+    kernel = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=images.dtype, device=images.device)
+    weight = kernel.expand(images.shape[1], 1, 3, 3)
+    return float(torch.nn.functional.conv2d(images, weight, groups=images.shape[1]).pow(2).mean())

@@ -1,0 +1,63 @@
+"""Named training recipes for the demo generator (the recipe study in docs/models.md).
+
+A recipe fixes the architecture widths and every training choice; the training budget
+(steps or CPU seconds) is given separately, so that recipes are compared at equal compute.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import asdict, dataclass, field
+
+from ganscope.io import GanscopeError
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One way to train the demo generator; see ``RECIPES``."""
+
+    channels: tuple[int, ...] = (128, 128, 64, 32, 16)  # generator widths at 4, 8, 16, 32, 64 px
+    disc: str = "resnet"  # the pixel discriminator: "resnet" (DemoDiscriminator) or "strided"
+    disc_channels: tuple[int, ...] | None = None  # its widths at 4 ... 64 px (default: channels)
+    projected: bool = False  # add a discriminator on frozen demo-segmenter features
+    augment: tuple[str, ...] = ()  # DiffAugment policy, e.g. ("colour", "translation", "cutout")
+    batch: int = 16
+    lr: float = 5e-4
+    betas: tuple[float, float] = (0.5, 0.99)
+    r1_gamma: float = 0.1
+    r1_every: int = 8
+    instance_noise: float = 0.1
+    ema_kimg: float = 5.0
+    ema_rampup: float = 0.05
+    notes: str = field(default="", compare=False)
+
+    def describe(self) -> dict:
+        """The training choices as plain JSON values (what a resumed run must match); notes left out."""
+        fields = asdict(self)
+        del fields["notes"]
+        return json.loads(json.dumps(fields))
+
+
+WIDE = (256, 128, 64, 64, 32)  # 2x v1 at 8, 32 and 64 px
+DCGAN_LIKE = dict(channels=WIDE, disc="strided", disc_channels=(256, 128, 64, 32, 32), batch=32, lr=2e-4,
+                  r1_every=4, instance_noise=0.05)
+DIFF_AUGMENT = ("colour", "translation", "cutout")
+
+RECIPES: dict[str, Recipe] = {
+    "v1": Recipe(notes="the shipped v1 generator's recipe (9,250 steps in 175 min): the control"),
+    "wide": Recipe(**DCGAN_LIKE, notes="wider at 8-64 px, a strided discriminator, the DCGAN prototype's settings"),
+    "wide-da": Recipe(**{**DCGAN_LIKE, "instance_noise": 0.0}, augment=DIFF_AUGMENT,
+                      notes="wide + DiffAugment in place of instance noise"),
+    "wide-da-proj": Recipe(**{**DCGAN_LIKE, "instance_noise": 0.0}, augment=DIFF_AUGMENT, projected=True,
+                           notes="wide-da + a projected discriminator on the frozen demo segmenter's encoder"),
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    """The recipe called ``name``, with close names suggested for a typo."""
+    if name not in RECIPES:
+        close = difflib.get_close_matches(name, RECIPES, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise GanscopeError(f"unknown recipe {name!r}{hint} (known: {', '.join(RECIPES)})")
+    return RECIPES[name]

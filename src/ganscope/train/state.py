@@ -1,0 +1,67 @@
+"""Training state (models, optimisers, counters) as one safetensors file.
+
+A resumable training run must be committable and loadable without unpickling: tensors go into
+the safetensors payload, everything else (ints, floats, strings, nested dicts and lists, with
+their key types) into a JSON tree in the file's metadata that points at the tensors by name.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+
+from ganscope.io import GanscopeError, save_weights
+
+TREE_KEY = "ganscope_state_tree"
+
+
+def _encode(obj: Any, tensors: dict[str, torch.Tensor], path: str) -> Any:
+    if isinstance(obj, torch.Tensor):
+        tensors[path] = obj
+        return {"t": path}
+    if isinstance(obj, dict):
+        return {"d": [[k, _encode(v, tensors, f"{path}/{k}")] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return {"l": [_encode(v, tensors, f"{path}/{i}") for i, v in enumerate(obj)]}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return {"v": obj}
+    raise TypeError(f"cannot store a {type(obj).__name__} at {path or '/'} in a training state")
+
+
+def _decode(node: dict, tensors: dict[str, torch.Tensor]) -> Any:
+    (kind, value), = node.items()
+    if kind == "t":
+        return tensors[value]
+    if kind == "d":
+        return {k: _decode(v, tensors) for k, v in value}
+    if kind == "l":
+        return [_decode(v, tensors) for v in value]
+    return value
+
+
+def save_state(path: str | Path, state: dict[str, Any]) -> Path:
+    """Write a nested state (tensors and plain values) to ``path`` atomically."""
+    tensors: dict[str, torch.Tensor] = {}
+    tree = _encode(state, tensors, "")
+    return save_weights(path, tensors, {TREE_KEY: json.dumps(tree)})
+
+
+def load_state(path: str | Path) -> dict[str, Any]:
+    """Read a state written by ``save_state``, with a clear error for a missing or foreign file."""
+    path = Path(path)
+    if not path.is_file():
+        raise GanscopeError(f"training state not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as file:
+            meta = file.metadata() or {}
+            tensors = {key: file.get_tensor(key) for key in file.keys()}
+        tree = json.loads(meta[TREE_KEY])
+    except KeyError:
+        raise GanscopeError(f"{path} is a safetensors file but not a ganscope training state") from None
+    except Exception as err:
+        raise GanscopeError(f"cannot read training state {path}: {str(err).splitlines()[0]}") from err
+    return _decode(tree, tensors)

@@ -1,0 +1,112 @@
+"""Training of the demo generator: recipes, resumable safetensors state, DiffAugment, discriminators."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ganscope.io import GanscopeError
+from ganscope.models import load_generator
+from ganscope.models.demo import StridedDiscriminator
+from ganscope.train.augment import cutout, diff_augment, translation
+from ganscope.train.demo import TrainConfig, export_generator, train_generator
+from ganscope.train.recipes import DIFF_AUGMENT, RECIPES, Recipe, get_recipe
+from ganscope.train.state import load_state, save_state
+
+TINY = Recipe(channels=(8, 8, 8, 8, 8), disc="strided", batch=4, r1_every=2, augment=DIFF_AUGMENT,
+              projected=True, instance_noise=0.05)
+
+
+def test_state_round_trips_nested_values_and_key_types(tmp_path: Path):
+    net = torch.nn.Linear(2, 2)
+    opt = torch.optim.Adam(net.parameters())
+    net(torch.ones(1, 2)).sum().backward()
+    opt.step()  # creates per-parameter state under integer keys
+    state = {"opt": opt.state_dict(), "step": 7, "cpu": 1.5, "recipe": {"augment": ["colour"], "x": None}}
+    back = load_state(save_state(tmp_path / "s.safetensors", state))
+    assert back["step"] == 7 and back["cpu"] == 1.5 and back["recipe"] == {"augment": ["colour"], "x": None}
+    assert set(back["opt"]["state"]) == {0, 1}
+    torch.testing.assert_close(back["opt"]["state"][0]["exp_avg"], state["opt"]["state"][0]["exp_avg"])
+    opt.load_state_dict(back["opt"])  # loadable as it is
+
+
+def test_state_load_errors_are_clear(tmp_path: Path):
+    with pytest.raises(GanscopeError, match="not found"):
+        load_state(tmp_path / "missing.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(GanscopeError, match="cannot read training state"):
+        load_state(tmp_path / "junk.safetensors")
+    from ganscope.io import save_weights
+    save_weights(tmp_path / "w.safetensors", {"a": torch.zeros(1)})
+    with pytest.raises(GanscopeError, match="not a ganscope training state"):
+        load_state(tmp_path / "w.safetensors")
+
+
+def test_unknown_recipe_suggests_close_names():
+    with pytest.raises(GanscopeError, match="did you mean wide-da"):
+        get_recipe("wide-dx")
+    assert get_recipe("v1") is RECIPES["v1"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000))
+def test_translation_shifts_each_image_by_whole_pixels_within_range(seed: int):
+    x = torch.arange(2 * 16 * 16, dtype=torch.float32).view(2, 1, 16, 16) + 1  # unique values, 0 = fill
+    y = translation(x, torch.Generator().manual_seed(seed))
+    for i in range(2):
+        rows, cols = torch.nonzero(y[i, 0], as_tuple=True)
+        source = (y[i, 0, rows, cols].long() - 1 - i * 256)
+        dy, dx = rows - source // 16, cols - source % 16
+        assert dy.unique().numel() == dx.unique().numel() == 1  # one rigid shift per image
+        assert abs(int(dy[0])) <= 2 and abs(int(dx[0])) <= 2  # ratio 1/8 of 16 px
+        assert rows.numel() == (16 - abs(int(dy[0]))) * (16 - abs(int(dx[0])))  # the rest is fill
+
+
+def test_cutout_zeroes_one_square_of_half_the_side():
+    y = cutout(torch.ones(3, 1, 8, 8), torch.Generator().manual_seed(0))
+    assert (y == 0).sum(dim=(1, 2, 3)).tolist() == [16, 16, 16]
+
+
+def test_diff_augment_is_seeded_and_differentiable():
+    x = torch.randn(2, 3, 16, 16, requires_grad=True)
+    a = diff_augment(x, DIFF_AUGMENT, torch.Generator().manual_seed(3))
+    b = diff_augment(x, DIFF_AUGMENT, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    a.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_strided_discriminator_maps_images_to_logits():
+    assert StridedDiscriminator((8, 8, 8, 8, 8))(torch.randn(4, 3, 64, 64)).shape == (4,)
+
+
+def test_generator_training_resumes_exactly(tmp_path: Path):
+    straight = train_generator(TrainConfig(run_dir=tmp_path / "a", steps=3, checkpoint_every=10), TINY)
+    cfg = TrainConfig(run_dir=tmp_path / "b", steps=2, checkpoint_every=1, export=tmp_path / "g.safetensors")
+    train_generator(cfg, TINY)
+    resumed = train_generator(dataclasses.replace(cfg, steps=3), TINY)
+    a, b = load_state(straight), load_state(resumed)
+    assert a["step"] == b["step"] == 3
+    for key in a["ema"]:
+        torch.testing.assert_close(a["ema"][key], b["ema"][key], rtol=0, atol=0)
+    assert load_generator(f"demo:{tmp_path / 'g.safetensors'}").resolution == 64
+    with pytest.raises(GanscopeError, match="another recipe"):
+        train_generator(cfg, dataclasses.replace(TINY, lr=1e-3))
+
+
+def test_cpu_budget_stops_training(tmp_path: Path):
+    path = train_generator(TrainConfig(run_dir=tmp_path, steps=10_000), TINY, cpu_seconds=0.01)
+    state = load_state(path)
+    assert state["step"] == 1 and state["cpu"] > 0.01
+
+
+def test_export_writes_generator_with_its_widths(tmp_path: Path):
+    path = train_generator(TrainConfig(run_dir=tmp_path, steps=1), dataclasses.replace(TINY, channels=(16, 8, 8, 4, 4)))
+    export_generator(path, tmp_path / "g.safetensors")
+    gen = load_generator(f"demo:{tmp_path / 'g.safetensors'}")
+    assert gen.layer10.conv.weight.shape[0] == 4 and gen(torch.randn(1, 128)).shape == (1, 3, 64, 64)
