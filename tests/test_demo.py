@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from ganscope.models import load_generator
-from ganscope.models.demo import DemoGenerator
 from ganscope.sampling import latents
 from ganscope.segmenters import load_segmenter
 from ganscope.train.demo import TrainConfig, train_segmenter

@@ -16,7 +16,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 from torch import nn
 
 from ganscope.io import GanscopeError, load_checkpoint, save_checkpoint, save_weights
@@ -128,7 +127,8 @@ def train_generator(cfg: TrainConfig, recipe: Recipe, cpu_seconds: float | None 
             noise = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
             z = torch.randn(recipe.batch, *gen.latent_shape, generator=noise).to(device)
             fake = gen(z)
-            d_loss = F.softplus(judge(fake.detach(), noise)).mean(1).sum() + F.softplus(-judge(real, noise)).mean(1).sum()
+            d_loss = (F.softplus(judge(fake.detach(), noise)).mean(1).sum()
+                      + F.softplus(-judge(real, noise)).mean(1).sum())
             if step % recipe.r1_every == 0:
                 real = real.detach().requires_grad_(True)
                 (grad,) = torch.autograd.grad(discs["pixel"](real).sum(), real, create_graph=True)
@@ -162,8 +162,8 @@ def train_generator(cfg: TrainConfig, recipe: Recipe, cpu_seconds: float | None 
 def export_generator(state_path: Path, out: Path) -> None:
     """Write a training state's EMA generator to ``out`` and its pixel discriminator beside it."""
     state = load_state(state_path)
-    meta = {"discriminator": state["recipe"]["disc"], "steps": str(state["step"]), "wall_seconds": f"{state['elapsed']:.0f}",
-            "cpu_seconds": f"{state['cpu']:.0f}", "batch": str(state["batch"])}
+    meta = {"discriminator": state["recipe"]["disc"], "steps": str(state["step"]),
+            "wall_seconds": f"{state['elapsed']:.0f}", "cpu_seconds": f"{state['cpu']:.0f}", "batch": str(state["batch"])}
     save_weights(out, state["ema"], meta)
     save_weights(out.with_name("demo_discriminator.safetensors"), state["disc"]["pixel"], meta)
 

@@ -58,7 +58,7 @@ def load_state(path: str | Path) -> dict[str, Any]:
     try:
         with safe_open(str(path), framework="pt") as file:
             meta = file.metadata() or {}
-            tensors = {key: file.get_tensor(key) for key in file.keys()}
+            tensors = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118 (safe_open is not a dict)
         tree = json.loads(meta[TREE_KEY])
     except KeyError:
         raise GanscopeError(f"{path} is a safetensors file but not a ganscope training state") from None
