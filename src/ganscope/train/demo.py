@@ -163,7 +163,8 @@ def export_generator(state_path: Path, out: Path) -> None:
     """Write a training state's EMA generator to ``out`` and its pixel discriminator beside it."""
     state = load_state(state_path)
     meta = {"discriminator": state["recipe"]["disc"], "steps": str(state["step"]),
-            "wall_seconds": f"{state['elapsed']:.0f}", "cpu_seconds": f"{state['cpu']:.0f}", "batch": str(state["batch"])}
+            "wall_seconds": f"{state['elapsed']:.0f}", "cpu_seconds": f"{state['cpu']:.0f}",
+            "batch": str(state["batch"])}
     save_weights(out, state["ema"], meta)
     save_weights(out.with_name("demo_discriminator.safetensors"), state["disc"]["pixel"], meta)
 
