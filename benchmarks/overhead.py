@@ -23,8 +23,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from common import ProGANLike, SegNetLike, timed  # noqa: E402
 
-from ganscope.dissect import dissect  # noqa: E402
+from ganscope.pipeline import run_dissection  # noqa: E402
 from ganscope.sampling import batches, latents  # noqa: E402
+from ganscope.session import Session  # noqa: E402
 
 
 def build(model: str, device: str):
@@ -69,13 +70,14 @@ def main() -> None:
     n, b = args.samples, args.batch_size
     plain(gen, seg, b, b, args.device)  # warm-up
     t_plain = timed(lambda: plain(gen, seg, n, b, args.device))
-    t_dissect = timed(lambda: dissect(gen, seg, layers, n, batch_size=b, device=args.device, progress=False))
+    session = Session(gen, seg, batch_size=b, device=args.device)
+    t_dissect = timed(lambda: run_dissection(session, layers, n))
     print(f"model={args.model} device={args.device} samples={n} batch={b} layers={','.join(layers)} "
           f"threads={torch.get_num_threads()}")
     print(f"plain forward {t_plain:.2f} s, dissection {t_dissect:.2f} s, ratio {t_dissect / t_plain:.3f}")
     if args.memory:
         rss_n = peak_rss_mb()
-        dissect(gen, seg, layers, 4 * n, batch_size=b, device=args.device, progress=False)
+        run_dissection(session, layers, 4 * n)
         print(f"peak RSS after N={n}: {rss_n:.0f} MB; after 4N={4 * n}: {peak_rss_mb():.0f} MB")
 
 

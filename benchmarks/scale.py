@@ -27,8 +27,9 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).parent))
 from common import timed  # noqa: E402
 
-from ganscope.dissect import DissectConfig, Dissection  # noqa: E402
+from ganscope.dissection import DissectConfig, Dissection  # noqa: E402
 from ganscope.sampling import batches, latents  # noqa: E402
+from ganscope.session import Session  # noqa: E402
 
 UNITS, CONCEPTS, BATCH, PILOT = 256, 150, 8, 32
 
@@ -74,7 +75,7 @@ def make_segmenter() -> ScaleSegmenter:
 
 
 def config(samples: int) -> DissectConfig:
-    return DissectConfig(layers=["layer1"], samples=samples, batch_size=BATCH, pilot=PILOT, progress=False)
+    return DissectConfig(layers=["layer1"], samples=samples, pilot=PILOT)
 
 
 @torch.no_grad()
@@ -88,7 +89,7 @@ def per_sample_ms(units: int, concepts: int, samples: int) -> tuple[float, float
     gen, seg = ScaleGenerator(units).eval(), ScaleSegmenter(concepts)
     plain(gen, seg, BATCH)  # warm-up
     t_plain = timed(lambda: plain(gen, seg, samples))
-    t_dissect = timed(lambda: Dissection(gen, seg, config(samples)).run())
+    t_dissect = timed(lambda: Dissection(Session(gen, seg, batch_size=BATCH), config(samples)).run())
     return 1000 * t_dissect / samples, 1000 * t_plain / samples
 
 
@@ -101,7 +102,7 @@ def sweep(name: str, points: list[tuple[int, int, int]]) -> None:
 
 def rss_child(samples: int) -> None:
     """Subprocess body: one dissection of ``samples``, then print peak RSS in MiB."""
-    Dissection(ScaleGenerator(), ScaleSegmenter(), config(samples)).run()
+    Dissection(Session(ScaleGenerator(), ScaleSegmenter(), batch_size=BATCH), config(samples)).run()
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
@@ -122,8 +123,10 @@ def ray_seconds(samples: int, cpus: int) -> float:
     def run(n: int) -> float:
         cfg = config(n)
         cfg.checkpoint_every = 2  # shards of 16 samples: enough shards to balance two workers
-        dissection = Dissection(ScaleGenerator(), ScaleSegmenter(), cfg)
-        return timed(lambda: dissection.run(executor=RayExecutor("scale:make_generator", "scale:make_segmenter")))
+        session = Session(ScaleGenerator(), ScaleSegmenter(), batch_size=BATCH, model_name="scale:make_generator",
+                          segmenter_name="scale:make_segmenter")
+        dissection = Dissection(session, cfg)
+        return timed(lambda: dissection.run(executor=RayExecutor(dissection.session)))
 
     with ray_cluster(num_cpus=cpus):
         run(PILOT + 16 * cpus)

@@ -24,11 +24,12 @@ import httpx
 import numpy as np
 import torch
 
-from ganscope.dissect import dissect
 from ganscope.io import write_text
-from ganscope.models import load_generator
-from ganscope.segmenters import load_segmenter
-from ganscope.server.live import free_port
+from ganscope.pipeline import run_dissection
+from ganscope.session import Session
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))  # the test harnesses live there
+from live import free_port  # noqa: E402
 
 BEGIN, END = "<!-- server-load:begin -->", "<!-- server-load:end -->"
 CONCEPTS = ["tree", "grass", "sky", "door", "dome", "brick", "cloud", "building"]
@@ -79,8 +80,8 @@ def run(requests: int, clients: int, samples: int) -> dict:
     torch.set_num_threads(1)
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as tmp:
-        results = dissect(load_generator("demo"), load_segmenter("demo"), ["layer4", "layer6"], samples=samples,
-                          seed=0, batch_size=16, progress=False, model_name="demo", segmenter_name="demo")
+        session = Session.from_specs("demo", "demo", device="cpu")
+        results = run_dissection(session, ["layer4", "layer6"], samples)
         results.save(tmp)
         port = free_port()
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

@@ -9,9 +9,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ganscope.report.browser import chromium_page
 from ganscope.report.summary import slug
 from ganscope.results import Results
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))  # the test harnesses live there
+from browser import chromium_page  # noqa: E402
 
 
 def main(directory: Path, out: Path) -> None:

@@ -17,21 +17,25 @@ from typer.testing import CliRunner
 
 import badmodels
 import synthetic
-from ganscope.cli import LOCAL_RAY, app
-from ganscope.dissect import DissectConfig, Dissection
-from ganscope.io import GanscopeError
+from ganscope.cli import app
+from ganscope.dissection import DissectConfig, Dissection
+from ganscope.distributed import LOCAL as LOCAL_RAY
+from ganscope.errors import GanscopeError
+from ganscope.session import Session
 
 GEN, SEG = "synthetic:make_generator", "synthetic:make_segmenter"
 
 
 def config(threshold: str = "quantile", checkpoint: Path | None = None) -> DissectConfig:
     """52 samples after an 8-sample pilot, in shards of 2 batches of 4: 7 shards."""
-    return DissectConfig(layers=["layer1", "layer2"], samples=60, batch_size=4, checkpoint_every=2, pilot=8,
-                         threshold=threshold, checkpoint=checkpoint, progress=False)
+    return DissectConfig(layers=["layer1", "layer2"], samples=60, checkpoint_every=2, pilot=8, threshold=threshold,
+                         checkpoint=checkpoint)
 
 
 def dissection(threshold: str = "quantile", checkpoint: Path | None = None) -> Dissection:
-    return Dissection(synthetic.make_generator(), synthetic.make_segmenter(), config(threshold, checkpoint))
+    session = Session(synthetic.make_generator(), synthetic.make_segmenter(), batch_size=4,
+                      model_name=GEN, segmenter_name=SEG)
+    return Dissection(session, config(threshold, checkpoint))
 
 
 def in_process(threshold: str) -> Dissection:
@@ -71,7 +75,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def on_ray(run: Dissection, model: str = GEN, segmenter: str = SEG, **kwargs) -> Dissection:
     from ganscope.distributed import RayExecutor
 
-    run.run(executor=RayExecutor(model, segmenter), **kwargs)
+    run.run(executor=RayExecutor(run.session, model=model, segmenter=segmenter), **kwargs)
     return run
 
 

@@ -10,7 +10,7 @@ import torch
 from hypothesis import settings
 
 import synthetic
-from ganscope.dissect import dissect
+from dissecting import dissect
 from ganscope.results import Results
 
 # CI replays the same examples on every run (a red CI must be reproducible); local runs explore new ones.

@@ -13,15 +13,16 @@ from scipy import linalg
 from typer.testing import CliRunner
 
 import artifact_world
+from dissecting import dissect
 from ganscope.artifacts import Scorer, ablation_quality, discriminator_scores, rank_units
+from ganscope.artifacts.features import DEMO_LABEL, inception_weights, load_features
+from ganscope.artifacts.inception import FidInception
 from ganscope.cli import app
-from ganscope.dissect import dissect
-from ganscope.features import DEMO_LABEL, inception_weights, load_features
-from ganscope.inception import FidInception
-from ganscope.io import GanscopeError
+from ganscope.errors import GanscopeError
 from ganscope.metrics import fid, kid, kid_blocks
 from ganscope.models.demo import DemoDiscriminator
 from ganscope.results import Results
+from ganscope.session import Session
 
 SPECS = ["--model", "artifact_world:make_generator", "--reference", "artifact_world:make_reference",
          "--features", "artifact_world:make_features"]
@@ -107,13 +108,13 @@ def scorer() -> Scorer:
 
 
 def test_the_artifact_unit_ranks_first_and_ablating_it_helps(artifact_results: Path, scorer: Scorer):
-    gen = artifact_world.make_generator()
-    ranking = rank_units(gen, Results.load(artifact_results), "layer1", scorer, batch_size=16)
+    session = Session(artifact_world.make_generator(), batch_size=16)
+    ranking = rank_units(session, Results.load(artifact_results), "layer1", scorer)
     assert ranking.ranked(1) == [artifact_world.ARTIFACT]
     assert ranking.units[0].kid > 3 * max(abs(u.kid) for u in ranking.units[1:])
     assert ranking.units[0].kid > ranking.random_kid[1] > ranking.random_kid[0]  # above chance
-    quality = ablation_quality(gen, "layer1", {"artifact": [artifact_world.ARTIFACT], "alpha": [0]}, scorer,
-                               seed=0, start=64, samples=80, blocks=4, bootstrap=20)
+    quality = ablation_quality(session, "layer1", {"artifact": [artifact_world.ARTIFACT], "alpha": [0]}, scorer,
+                               start=64, samples=80, blocks=4, bootstrap=20)
     fixed, broken = quality.sets
     assert fixed.kid_change.ci[1] < 0 < broken.kid_change.ci[0]  # both intervals exclude 0, in opposite directions
     assert fixed.fid < quality.fid < broken.fid
@@ -159,7 +160,7 @@ def test_units_marked_in_the_browser_are_ablated_by_the_cli(artifact_results: Pa
     none = CliRunner().invoke(app, args)
     assert none.exit_code == 2 and "no units of layer1 are marked" in none.output, none.output
     assert "--mark UNITS" in none.output and not (tmp_path / "out").exists()
-    server = create_app(artifact_world.make_generator(), artifact_world.synthetic.make_segmenter(),
+    server = create_app(Session(artifact_world.make_generator(), artifact_world.synthetic.make_segmenter()),
                         Results.load(directory), layer="layer1", directory=directory)
     with TestClient(server) as http:
         for unit in (artifact_world.ARTIFACT, 0, 1):

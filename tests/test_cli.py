@@ -70,7 +70,7 @@ def test_unwritable_out_fails_before_work(tmp_path: Path):
 
 
 def test_summary_warns_about_units_outside_their_range(small_results: Path, capsys: pytest.CaptureFixture):
-    from ganscope.cli import print_summary
+    from ganscope.commands.dissect import print_summary
     from ganscope.results import Results
 
     results = Results.load(small_results)

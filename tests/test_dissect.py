@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 import synthetic
-from ganscope.dissect import DissectConfig, Dissection, dissect
-from ganscope.io import GanscopeError
+from dissecting import dissect
+from ganscope.dissection import DissectConfig, Dissection
+from ganscope.errors import GanscopeError
 from ganscope.results import Results, Upsampling
+from ganscope.session import Session
 
 
 def test_unit_k_is_labelled_concept_k(generator, segmenter):
-    results = dissect(generator, segmenter, ["layer1"], samples=40, threshold="iqr", batch_size=8, progress=False)
+    results = dissect(generator, segmenter, ["layer1"], samples=40, threshold="iqr", batch_size=8)
     units = results.layers["layer1"].units
     for k in range(synthetic.K):
         assert units[k].label == synthetic.CONCEPTS[k + 1]
@@ -25,7 +28,7 @@ def test_unit_k_is_labelled_concept_k(generator, segmenter):
 
 
 def test_quantile_rule_labels_units(generator, segmenter):
-    results = dissect(generator, segmenter, ["layer1", "layer2"], samples=24, batch_size=5, progress=False)
+    results = dissect(generator, segmenter, ["layer1", "layer2"], samples=24, batch_size=5)
     units = results.layers["layer1"].units
     assert [u.label for u in units[: synthetic.K]] == synthetic.CONCEPTS[1:]
     assert results.layers["layer2"].shape == [8, 16, 16]
@@ -33,33 +36,34 @@ def test_quantile_rule_labels_units(generator, segmenter):
 
 
 def test_seg_size_changes_resolution(generator, segmenter):
-    results = dissect(generator, segmenter, ["layer1"], samples=8, seg_size=16, progress=False)
+    results = dissect(generator, segmenter, ["layer1"], samples=8, seg_size=16)
     assert results.upsampling.size == [16, 16]
 
 
 def test_results_do_not_depend_on_batch_size(generator, segmenter):
-    a = dissect(generator, segmenter, ["layer2"], samples=20, batch_size=3, progress=False)
-    b = dissect(generator, segmenter, ["layer2"], samples=20, batch_size=20, progress=False)
+    a = dissect(generator, segmenter, ["layer2"], samples=20, batch_size=3)
+    b = dissect(generator, segmenter, ["layer2"], samples=20, batch_size=20)
     strip = lambda r: {**r.to_json(), "elapsed_seconds": 0}  # noqa: E731
     assert json.dumps(strip(a)) == json.dumps(strip(b))
 
 
 def test_interrupted_run_resumes_to_the_same_result(generator, segmenter, tmp_path: Path):
     def config(checkpoint: Path | None) -> DissectConfig:
-        return DissectConfig(layers=["layer1", "layer2"], samples=30, batch_size=4, checkpoint=checkpoint,
-                             checkpoint_every=1, progress=False, pilot=8)
+        return DissectConfig(layers=["layer1", "layer2"], samples=30, checkpoint=checkpoint, checkpoint_every=1,
+                             pilot=8)
 
-    whole = Dissection(generator, segmenter, config(None))
+    session = Session(generator, segmenter, batch_size=4)
+    whole = Dissection(session, config(None))
     whole.run()
 
     def stop_after(done: int) -> None:
         if done >= 20:
             raise KeyboardInterrupt
 
-    first = Dissection(generator, segmenter, config(tmp_path / "ckpt"))
+    first = Dissection(session, config(tmp_path / "ckpt"))
     with pytest.raises(KeyboardInterrupt):
         first.run(on_shard=stop_after)
-    resumed = Dissection(generator, segmenter, config(tmp_path / "ckpt"))
+    resumed = Dissection(session, config(tmp_path / "ckpt"))
     assert resumed.try_resume() and 0 < resumed.done < 30
     resumed.run()
     a, b = whole.results(), resumed.results()
@@ -109,8 +113,8 @@ def _edit(data: dict, path: list, value: object) -> dict:
 
 
 @pytest.mark.parametrize(("path", "value", "message"), [
-    (["upsampling"], {}, "missing"),
-    (["upsampling", "extra"], 1, "unknown fields"),
+    (["upsampling"], {}, "upsampling.mode: Field required"),
+    (["upsampling", "extra"], 1, "upsampling.extra: Extra inputs are not permitted"),
     (["image_size"], [], r"image_size must be \[height, width\]"),
     (["upsampling", "size"], [64], r"upsampling.size must be \[height, width\]"),
     (["layers", "layer1", "name"], "other", "named 'other' inside"),
@@ -138,4 +142,88 @@ def test_nan_activations_name_the_sample(segmenter):
     import badmodels
 
     with pytest.raises(GanscopeError, match="NaN or Inf in activations of layer 'layer1' for sample 0"):
-        dissect(badmodels.nan_layer_generator(), segmenter, ["layer1"], samples=4, progress=False)
+        dissect(badmodels.nan_layer_generator(), segmenter, ["layer1"], samples=4)
+
+
+def test_a_weight_change_starts_afresh_and_says_why(generator, segmenter, tmp_path: Path, caplog):
+    cfg = DissectConfig(layers=["layer1"], samples=12, checkpoint=tmp_path / "ckpt", checkpoint_every=1, pilot=4)
+    Dissection(Session(generator, segmenter, batch_size=4), cfg).run()
+    assert Dissection(Session(generator, segmenter, batch_size=8), cfg).try_resume()  # batch size is not in it
+    with torch.no_grad():
+        next(generator.parameters()).add_(1e-3)
+    changed = Dissection(Session(generator, segmenter, batch_size=4), cfg)
+    assert not changed.try_resume()
+    assert "weights changed" in caplog.text
+    assert not Dissection(Session(generator, segmenter, seed=1, batch_size=4), cfg).try_resume()
+    assert "the options changed" in caplog.text
+
+
+@pytest.mark.parametrize(("option", "value"), [("samples", 0), ("quantile", 1.5), ("threshold", "max"),
+                                               ("bins", 0), ("tail_factor", 0.5), ("seg_size", 0)])
+def test_library_errors_name_the_python_argument(generator, segmenter, option: str, value: object):
+    options = {"samples": 4, option: value}
+    with pytest.raises(GanscopeError, match=f"^{option} ") as err:
+        dissect(generator, segmenter, ["layer1"], **options)
+    assert err.value.argument == option
+
+
+class RandomMaps(torch.nn.Module):
+    """Units = the latent itself, 4 maps of 4 x 4; the image paints units 0-2 as colour channels."""
+
+    latent_shape = (64,)
+
+    def __init__(self):
+        super().__init__()
+        self.maps = torch.nn.Identity()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        acts = self.maps(z.view(-1, 4, 4, 4))
+        return torch.tanh(torch.nn.functional.interpolate(acts[:, :3], size=(32, 32), mode="nearest"))
+
+
+def synthetic_layer2(generator, z: torch.Tensor) -> np.ndarray:
+    """The synthetic generator's layer2 by hand, not through the traced forward pass."""
+    units = generator.layer1(generator.layout(z))
+    return generator.layer2(torch.nn.functional.interpolate(units, scale_factor=2, mode="bilinear")).numpy()
+
+
+@pytest.mark.parametrize(("case", "pilot", "tail_factor"), [("synthetic", 64, 2.0), ("synthetic", 2, 1.0),
+                                                            ("random", 1, 1.0)])
+def test_layer_results_against_numpy_brute_force(segmenter, case: str, pilot: int, tail_factor: float):
+    """Thresholds, IoUs, labels, counts and tail warnings from their definitions: the synthetic world's layer2
+    (8 dense units, 16 x 16) and random maps whose one-sample pilot misjudges some units' ranges."""
+    import brute
+    from ganscope.sampling import latents
+
+    generator, layer_name = (synthetic.make_generator(), "layer2") if case == "synthetic" else (RandomMaps(), "maps")
+    samples, q = 24, 0.01
+    run = Dissection(Session(generator, segmenter, batch_size=5),
+                     DissectConfig(layers=[layer_name], samples=samples, pilot=pilot, tail_factor=tail_factor))
+    run.run()
+    layer = run.results().layers[layer_name]
+    z = latents(0, range(samples), generator.latent_shape)
+    with torch.no_grad():
+        acts = synthetic_layer2(generator, z) if case == "synthetic" else z.view(-1, 4, 4, 4).numpy()
+        labels = segmenter.segment(generator(z)).numpy()
+    hist = run.tallies[layer_name].histogram
+    expected_counts = {c: 0 for c in layer.interpretable}
+    warned = []
+    for u, result in enumerate(layer.units):
+        up = brute.bilinear(acts[:, u], (32, 32))
+        lo, top = float(hist.lo[u]), float(hist.edges()[u, -1])
+        if (up > lo).mean() < q or (up >= top).mean() >= q:
+            warned.append(u)
+            continue  # the threshold is the range's edge, not the quantile: what the warning says
+        exact = np.quantile(up, 1 - q, method="inverted_cdf")
+        assert abs(result.threshold - exact) <= layer.threshold_bound + 1e-6
+        active = up > result.threshold
+        ious = [brute.iou(active, labels, c) for c in range(len(synthetic.CONCEPTS))]
+        best = int(np.argmax(ious[1:])) + 1
+        assert result.iou == pytest.approx(ious[best], abs=1e-5)
+        assert result.label == synthetic.CONCEPTS[best]
+        if ious[best] > 0.04:
+            expected_counts[synthetic.CATEGORIES[best]] += 1
+    assert layer.tail_warnings == warned
+    assert bool(warned) == (case == "random")
+    if not warned:
+        assert layer.interpretable == expected_counts

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ganscope.cli import LOCAL_RAY, app, optional_values
+from ganscope.cli import app, optional_values
+from ganscope.distributed import LOCAL as LOCAL_RAY
 from ganscope.shards import add_span, covered, gaps, split
 
 CLUSTER_CASES = Path(__file__).with_name("cluster_cases.py")

@@ -24,12 +24,13 @@ from typer.testing import CliRunner
 import synthetic
 from ganscope.artifacts.marks import MARKS_FILE, MarkStore
 from ganscope.cli import app as cli_app
+from ganscope.errors import GanscopeError
 from ganscope.intervene import Region
-from ganscope.io import GanscopeError
 from ganscope.results import RESULTS_FILE, Results
 from ganscope.server import create_app
 from ganscope.server.limits import MAX_COORD
 from ganscope.server.masks import decode_mask, pooled, rasterise
+from ganscope.session import Session
 from test_cli import GEN, SEG
 
 
@@ -194,7 +195,7 @@ def client(marks_dir: Path, monkeypatch_module: pytest.MonkeyPatch) -> Iterator[
     for module in ("ganscope.registry", "ganscope.models", "ganscope.segmenters"):
         monkeypatch_module.setattr(f"{module}.resolve", refuse)
     torch.set_num_threads(1)
-    app = create_app(synthetic.make_generator(), synthetic.make_segmenter(), Results.load(marks_dir),
+    app = create_app(Session(synthetic.make_generator(), synthetic.make_segmenter()), Results.load(marks_dir),
                      layer="layer1", max_body=100_000, directory=marks_dir)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client

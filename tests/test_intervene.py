@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 import synthetic
 from ganscope.cli import app
+from ganscope.errors import GanscopeError
 from ganscope.intervene import (
     Intervention,
-    Lab,
     Region,
     ablate,
     ablation,
@@ -32,14 +32,13 @@ from ganscope.intervene import (
     optimise_alpha,
     rank_by_mask,
     removal_curve,
-    resumer,
 )
 from ganscope.intervene.confidence import mean_ci, t_quantile
-from ganscope.intervene.resume import DemoResumer, SequentialResumer, TraceResumer
-from ganscope.io import GanscopeError
 from ganscope.models.demo import DemoGenerator
 from ganscope.results import Results
+from ganscope.resume import ProtocolResumer, SequentialResumer, TraceResumer, resumer
 from ganscope.sampling import latents
+from ganscope.session import Cut, Session
 from ganscope.stats import upsample
 from ganscope.trace import Trace
 
@@ -59,8 +58,8 @@ def expected_labels(z: torch.Tensor, drop: int | None = None) -> np.ndarray:
 
 
 @pytest.fixture
-def lab(generator, segmenter) -> Lab:
-    return Lab(generator, segmenter, "layer1", seed=0, batch_size=8)
+def lab(generator, segmenter) -> Cut:
+    return Session(generator, segmenter, seed=0, batch_size=8).at("layer1")
 
 
 def small_demo() -> DemoGenerator:
@@ -107,8 +106,7 @@ def test_region_png_and_wrong_sizes(tmp_path):
 
 
 def test_ablating_all_units_gives_the_background_image(generator):
-    z = latents(0, range(6), generator.latent_shape)
-    images = ablate(generator, "layer1", range(6), z)
+    images = ablate(Session(generator), "layer1", range(6), range(6))
     expected = synthetic.PALETTE[0][None, :, None, None].expand(6, 3, 32, 32)
     torch.testing.assert_close(images, expected, rtol=0, atol=0)
 
@@ -116,14 +114,14 @@ def test_ablating_all_units_gives_the_background_image(generator):
 @pytest.mark.parametrize("unit", range(synthetic.K))
 def test_ablating_unit_k_removes_exactly_concept_k_plus_1(generator, segmenter, unit):
     z = latents(0, range(8), generator.latent_shape)
-    labels = segmenter.segment(ablate(generator, "layer1", [unit], z)).numpy()
+    labels = segmenter.segment(ablate(Session(generator), "layer1", [unit], range(8))).numpy()
     np.testing.assert_array_equal(labels, expected_labels(z, drop=unit + 1))
 
 
 def test_region_edit_changes_only_the_region(generator, segmenter):
     z = latents(1, range(8), generator.latent_shape)
     region = Region.box(8, 8, 24, 16, (32, 32))
-    labels = segmenter.segment(insert(generator, "layer1", [2], z, 1.0, region)).numpy()
+    labels = segmenter.segment(insert(Session(generator, seed=1), "layer1", [2], range(8), 1.0, region)).numpy()
     before = expected_labels(z)
     inside = np.zeros((32, 32), bool)
     inside[8:16, 8:24] = True
@@ -161,7 +159,7 @@ def test_demo_resume_equals_full_forward_with_the_same_edit(layer):
     region = Region.box(0, 0, 40, 24, (64, 64))
     edit = insertion(layer, [0, 2], torch.tensor([3.0, -1.0]), region)
     fast = resumer(gen, layer)
-    assert isinstance(fast, DemoResumer)
+    assert isinstance(fast, ProtocolResumer)
     prefix = fast.prepare(z)
     with Trace(gen, layer, edit=edit):
         full = gen(z)
@@ -186,19 +184,19 @@ def test_sequential_resume_equals_full_forward():
 
 
 def test_insertion_then_ablation_is_reproducible(generator):
-    z = latents(5, range(4), generator.latent_shape)
-    first = insert(generator, "layer1", [1], z, 2.0), ablate(generator, "layer1", [1], z)
-    second = insert(generator, "layer1", [1], z, 2.0), ablate(generator, "layer1", [1], z)
+    session = Session(generator, seed=5)
+    first = insert(session, "layer1", [1], range(4), 2.0), ablate(session, "layer1", [1], range(4))
+    second = insert(session, "layer1", [1], range(4), 2.0), ablate(session, "layer1", [1], range(4))
     for a, b in zip(first, second):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 def test_bad_unit_sets(generator):
-    z = latents(0, range(2), generator.latent_shape)
+    session = Session(generator)
     with pytest.raises(GanscopeError, match="unit 6 is out of range: layer 'layer1' has 6 units"):
-        ablate(generator, "layer1", [0, 6], z)
+        ablate(session, "layer1", [0, 6], range(2))
     with pytest.raises(GanscopeError, match="empty"):
-        ablate(generator, "layer1", [], z)
+        ablate(session, "layer1", [], range(2))
     with pytest.raises(GanscopeError, match="3 insertion values for 2 units"):
         Intervention("layer1", [0, 1], torch.ones(3))(torch.zeros(1, 6, 8, 8))
 
@@ -245,7 +243,7 @@ def test_ace_arithmetic_and_interval_against_brute_force(lab):
     ablated = np.zeros(samples)
     after = np.array([painted_label(c, unit + 1) for c in range(5)])
     inserted = (after[cells] == unit + 1).mean(axis=(1, 2))
-    result = ace(lab, [unit], "beta", samples, 1.0)
+    result = ace(lab, [unit], "beta", samples=samples, values=1.0)
     assert result.baseline == pytest.approx(base.mean(), abs=1e-9)
     assert result.ablated == pytest.approx(ablated.mean(), abs=1e-9)
     assert result.inserted == pytest.approx(inserted.mean(), abs=1e-9)
@@ -260,14 +258,14 @@ def test_ace_arithmetic_and_interval_against_brute_force(lab):
 
 def test_ace_in_a_region_counts_region_pixels_only(lab):
     region = Region.box(0, 0, 16, 16, (32, 32))
-    result = ace(lab, [0], "alpha", 10, 1.0, region)
+    result = ace(lab, [0], "alpha", samples=10, values=1.0, region=region)
     cells = onehot(latents(0, range(10), (16,))).argmax(1).numpy()[:, :2, :2]
     assert result.baseline == pytest.approx((cells == 1).mean(), abs=1e-9)
     assert result.ablated == 0.0
 
 
 def test_removal_curve(lab):
-    curve = removal_curve(lab, [2, 0, 1, 3, 4, 5], "gamma", 12, sizes=(1, 2, 4, 8))
+    curve = removal_curve(lab, [2, 0, 1, 3, 4, 5], "gamma", samples=12, sizes=(1, 2, 4, 8))
     assert [p.n for p in curve.points] == [1, 2, 4, 6]
     cells = onehot(latents(0, range(12), (16,))).argmax(1).numpy()
     assert curve.baseline == pytest.approx((cells == 3).mean(), abs=1e-9)
@@ -278,11 +276,12 @@ def test_removal_curve(lab):
 
 
 def test_optimised_alpha_finds_the_concept_unit(lab):
-    result = optimise_alpha(lab, "gamma", torch.ones(6), samples=8, steps=40)
+    result = optimise_alpha(lab, "gamma", values=torch.ones(6), samples=8, steps=40)
     assert result.ranking[0] == 2
     assert result.alpha[2] > 0.9 and len(result.losses) == 40
     with pytest.raises(GanscopeError, match="probabilities"):
-        optimise_alpha(Lab(lab.generator, _HardOnly(), "layer1"), "gamma", torch.ones(6), 4, steps=1)
+        optimise_alpha(Session(lab.session.generator, _HardOnly()).at("layer1"), "gamma", values=torch.ones(6),
+                       samples=4, steps=1)
 
 
 class _HardOnly(synthetic.SyntheticSegmenter):
@@ -317,7 +316,7 @@ def test_rank_by_mask_finds_the_painted_concept(lab):
 
 def test_context_success_depends_on_what_is_there(lab):
     """Inserting alpha (red) on beta (green) paints yellow = delta: it fails there, works on background."""
-    result = context(lab, [0], "alpha", 1.0, samples=8, tile=2)  # a tile is one scene cell
+    result = context(lab, [0], "alpha", values=1.0, samples=8, tile=2)  # a tile is one scene cell
     cells = onehot(latents(0, range(8), (16,))).argmax(1).numpy().ravel()
     after = np.array([painted_label(c, 1) for c in range(5)])
     for row in result.rows:
@@ -326,12 +325,12 @@ def test_context_success_depends_on_what_is_there(lab):
         assert row.rate == float(after[label] == 1)
     assert {r.before for r in result.rows if r.rate == 0} == {"beta", "delta"}
     with pytest.raises(GanscopeError, match="--tile"):
-        context(lab, [0], "alpha", 1.0, samples=1, tile=9)
+        context(lab, [0], "alpha", values=1.0, samples=1, tile=9)
 
 
 def test_unknown_concept_lists_the_known_ones(lab):
     with pytest.raises(GanscopeError, match="unknown concept 'door'; concepts are: alpha, beta, gamma, delta"):
-        ace(lab, [0], "door", 4, 1.0)
+        ace(lab, [0], "door", samples=4, values=1.0)
 
 
 # -- CLI -------------------------------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ import torch
 from typer.testing import CliRunner
 
 import synthetic
+from dissecting import dissect
 from ganscope.cli import app
-from ganscope.dissect import dissect
-from ganscope.io import GanscopeError
+from ganscope.errors import GanscopeError
 from ganscope.models import catalog as catalog_module
 from ganscope.models import load_generator
 from ganscope.models.catalog import CatalogEntry, checkpoint_path

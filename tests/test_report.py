@@ -15,13 +15,13 @@ import torch
 from typer.testing import CliRunner
 
 import synthetic
+from browser import CHROMIUM, chromium_page
 from ganscope.cli import app
-from ganscope.dissect import render_samples
-from ganscope.io import GanscopeError
+from ganscope.errors import GanscopeError
 from ganscope.report import build_report, compare_report
-from ganscope.report.browser import CHROMIUM, chromium_page
 from ganscope.report.strips import BACKDROP, FADE, OUTLINE, compose, outline
 from ganscope.results import Results
+from ganscope.session import Session
 
 
 class Page(HTMLParser):
@@ -48,7 +48,7 @@ def copy_dissection(source: Path, target: Path) -> Path:
     shutil.copytree(source, target)
     results = Results.load(target)
     tops = sorted({i for layer in results.layers.values() for u in layer.units for i in u.top_samples})
-    render_samples(synthetic.make_generator(), results.seed, tops, target / "samples")
+    Session(synthetic.make_generator(), seed=results.seed).render_samples(tops, target / "samples")
     return target
 
 

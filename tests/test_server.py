@@ -23,20 +23,23 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import synthetic
+from dissecting import dissect
 from ganscope.artifacts.marks import MARKS_FILE, MarkStore
 from ganscope.artifacts.rank import Ranking, UnitScore
 from ganscope.artifacts.summary import ARTIFACTS_FILE
 from ganscope.cli import app as cli_app
-from ganscope.dissect import dissect
+from ganscope.errors import GanscopeError
 from ganscope.images import png_bytes, to_uint8
-from ganscope.intervene import Intervention, Region, ablate, generate, insertion_values, resumer
-from ganscope.io import GanscopeError, write_json
+from ganscope.intervene import Intervention, Region, ablate, generate, insertion_values
+from ganscope.io import write_json
 from ganscope.models import load_generator
 from ganscope.results import Results
+from ganscope.resume import resumer
 from ganscope.sampling import latents
 from ganscope.segmenters import load_segmenter
 from ganscope.server import create_app
-from ganscope.server.live import running
+from ganscope.session import Session
+from live import running
 from test_report import chromium_or_skip
 
 # Screenshots go to a temporary folder; set GANSCOPE_SCREENSHOTS=docs/images to refresh the docs' copies.
@@ -56,7 +59,7 @@ def gen() -> synthetic.SyntheticGenerator:
 @pytest.fixture(scope="module")
 def client(gen: synthetic.SyntheticGenerator, results: Results) -> TestClient:
     torch.set_num_threads(1)
-    app = create_app(gen, synthetic.make_segmenter(), results, layer="layer1", units=1, max_body=200_000)
+    app = create_app(Session(gen, synthetic.make_segmenter()), results, layer="layer1", units=1, max_body=200_000)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
@@ -118,7 +121,8 @@ def test_paint_strokes_match_the_intervene_api(client: TestClient, gen: syntheti
     z = z_of(results, index)
     removed = client.post("/api/intervene", json={"index": index, "edits": [
         {"mode": "remove", "concept": "alpha", "strokes": [stroke]}]}).json()
-    assert np.array_equal(decode(removed["image"]), to_uint8(ablate(gen, "layer1", [0], z, box)[0]))
+    expected = ablate(Session(gen, seed=results.seed), "layer1", [0], [index], box)
+    assert np.array_equal(decode(removed["image"]), to_uint8(expected[0]))
     assert not np.array_equal(decode(removed["image"]), to_uint8(gen(z)[0]))
     both = client.post("/api/intervene", json={"index": index, "edits": [
         {"mode": "remove", "concept": "alpha", "strokes": [stroke]},
@@ -135,7 +139,7 @@ def test_generate_matches_the_original_format(client: TestClient, gen: synthetic
     """Bitstrings and PNG masks, max-pooled from any size; ids and zs; alpha/value blending."""
     z = z_of(results, 3, 4)
     left = Region.box(0, 0, 16, 32, (32, 32))
-    expected = to_uint8(ablate(gen, "layer1", [0, 1, 2, 3], z, left))
+    expected = to_uint8(ablate(Session(gen, seed=results.seed), "layer1", [0, 1, 2, 3], [3, 4], left))
     ablations = [{"layer": "layer1", "unit": u, "alpha": 1, "value": 0} for u in range(4)]
     bits = "".join("1" * 4 + "0" * 4 for _ in range(8))  # 8 x 8, left half
     alpha = np.zeros((16, 16, 4), np.uint8)
@@ -149,7 +153,7 @@ def test_generate_matches_the_original_format(client: TestClient, gen: synthetic
         assert all(np.array_equal(decode(r["d"]), e) for r, e in zip(answer["res"], expected))
     by_z = client.post("/api/generate", json={"zs": z.tolist(), "interventions": [
         {"ablations": [{"layer": "layer1", "unit": 0, "alpha": 0.5, "value": 1.0}]}]}).json()
-    blended = generate(gen, Intervention("layer1", [0], 1.0, None, 0.5), z)[1]
+    blended = generate(Session(gen, seed=results.seed), Intervention("layer1", [0], 1.0, None, 0.5), [3, 4])[1]
     assert all(np.array_equal(decode(r["d"]), to_uint8(e)) for r, e in zip(by_z["res"], blended))
     assert by_z["res"][0]["id"] is None
 
@@ -235,7 +239,7 @@ def test_pages_and_static_assets(client: TestClient):
 
 def test_requests_are_served_while_the_model_is_busy(gen: synthetic.SyntheticGenerator, results: Results):
     """Hold the model lock: info and static pages still answer; the image follows once it is released."""
-    app = create_app(gen, synthetic.make_segmenter(), results, layer="layer1")
+    app = create_app(Session(gen, synthetic.make_segmenter()), results, layer="layer1")
     service = app.state.service
     with running(app) as url, httpx.Client(base_url=url, timeout=20) as http:
         answers: list[httpx.Response] = []
@@ -274,7 +278,7 @@ def marks_dir(small_results: Path, tmp_path: Path) -> Path:
 
 
 def marking_app(gen: synthetic.SyntheticGenerator, results: Results, directory: Path) -> object:
-    return create_app(gen, synthetic.make_segmenter(), results, layer="layer1", directory=directory)
+    return create_app(Session(gen, synthetic.make_segmenter()), results, layer="layer1", directory=directory)
 
 
 def files_under(directory: Path) -> set[Path]:
@@ -412,7 +416,7 @@ def test_paint_in_headless_chromium(demo: tuple[torch.nn.Module, Results, Path],
     directory) and list the artifact candidates. Screenshots go to $GANSCOPE_SCREENSHOTS or a temporary folder."""
     shots = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
     chromium_or_skip()
-    from ganscope.report.browser import chromium_page
+    from browser import chromium_page
 
     gen, res, results_dir = demo
     directory = Path(shutil.copytree(results_dir, tmp_path / "results"))
@@ -429,7 +433,7 @@ def test_paint_in_headless_chromium(demo: tuple[torch.nn.Module, Results, Path],
     tree_x = (int(cols.min()), int(cols.max()))
     door_row = 8 if tree_row > 32 else 56  # far from the tree stroke
     errors: list[str] = []
-    app = create_app(gen, seg, res, directory=directory)
+    app = create_app(Session(gen, seg), res, directory=directory)
     with running(app) as url, chromium_page(errors, width=1200, height=820) as page:
         page.goto(url + "/", wait_until="networkidle")
         page.click(f"#samples img[data-index='{index}']")

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from brute import bilinear, iou, iqr
-from ganscope.dissect import DissectConfig, LayerTally, pilot_ranges
+from ganscope.dissection import DissectConfig, LayerTally, pilot_ranges
 from ganscope.stats import JointHistogram, Moments, TopK, upsample
 
 
@@ -155,7 +155,7 @@ def test_block_upsampling_counts_equal_whole_map_counts(h: int, w: int, size: tu
 def test_pilot_range_stays_below_the_threshold_of_a_unit_that_fires_early(monkeypatch: pytest.MonkeyPatch):
     """A unit firing in 4 of the 64 pilot samples and nowhere else: a pooled pilot sets lo above its final
     top-1% level; the lowest of the group estimates does not."""
-    engine = importlib.import_module("ganscope.dissect")  # the package's `dissect` attribute is the function
+    engine = importlib.import_module("ganscope.dissection")
     g = torch.Generator().manual_seed(0)
     population = torch.randn(1000, 1, 4, 4, generator=g)
     population[:4] = 10.0

@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ganscope.io import GanscopeError
+from ganscope.errors import GanscopeError
 from ganscope.models import load_generator
 from ganscope.models.demo import StridedDiscriminator
 from ganscope.train.augment import cutout, diff_augment, translation

@@ -1,7 +1,12 @@
-"""ganscope: open up image generators and see what each unit does."""
+"""ganscope: open up image generators and see what each unit does.
 
-from ganscope.dissect import dissect
+    session = ganscope.Session.from_specs("demo", "demo")
+    results = ganscope.run_dissection(session, ["layer6"], samples=500, out="out/mine")
+"""
+
+from ganscope.pipeline import run_dissection
 from ganscope.results import Results
+from ganscope.session import Session
 
-__all__ = ["Results", "dissect"]
+__all__ = ["Results", "Session", "run_dissection"]
 __version__ = "0.1.0"

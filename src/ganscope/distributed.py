@@ -21,11 +21,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
-from torch import nn
 
-from ganscope.dissect import DissectConfig, Dissection, LayerTally, TallyLayout, load_models
-from ganscope.io import GanscopeError
+from ganscope.dissection import DissectConfig, Dissection, LayerTally, TallyLayout
+from ganscope.errors import GanscopeError
+from ganscope.session import Session
 from ganscope.shards import Span
+
+LOCAL = "local"  # as in ray.init: start a new local cluster
 
 State = dict[str, dict[str, torch.Tensor]]
 
@@ -69,20 +71,23 @@ class ShardJob:
     cfg: DissectConfig
     model: str
     segmenter: str
+    seed: int
+    batch_size: int
+    device: str
     layouts: dict[str, TallyLayout]
 
 
 @functools.lru_cache(maxsize=1)
-def _worker_models(model: str, segmenter: str, device: str) -> tuple[nn.Module, Any]:
+def _worker_session(model: str, segmenter: str, seed: int, batch_size: int, device: str) -> Session:
     """Built once per worker process and reused by every shard it runs."""
-    return load_models(model, segmenter, device)
+    return Session.from_specs(model, segmenter, seed=seed, device=device, batch_size=batch_size)
 
 
 def tally_task(job: ShardJob, span: Span) -> State:
     """The Ray task: one shard's tallies, as state dicts (plain tensors travel well)."""
     torch.set_num_threads(1)  # one task per CPU: more threads would only contend
-    generator, segmenter = _worker_models(job.model, job.segmenter, job.cfg.device)
-    tallies = Dissection(generator, segmenter, job.cfg).tally_shard(span, job.layouts)
+    session = _worker_session(job.model, job.segmenter, job.seed, job.batch_size, job.device)
+    tallies = Dissection(session, job.cfg).tally_shard(span, job.layouts)
     return {name: tally.state_dict() for name, tally in tallies.items()}
 
 
@@ -94,16 +99,21 @@ class RayExecutor:
     also when progress moves (``on_samples``, per batch, exists only in process).
     """
 
-    def __init__(self, model: str, segmenter: str, max_retries: int = 3):
-        self.model, self.segmenter, self.max_retries = model, segmenter, max_retries
+    def __init__(self, session: Session, max_retries: int = 3, model: str | None = None,
+                 segmenter: str | None = None):
+        """Workers rebuild the session from its specs (``model`` and ``segmenter`` override them)."""
+        self.session, self.max_retries = session, max_retries
+        self.model, self.segmenter = model or session.model_name, segmenter or session.segmenter_name
 
     def map(self, dissection: Dissection, shards: list[Span], layouts: dict[str, TallyLayout],
             on_samples: Callable[[int], None]) -> Iterator[tuple[Span, dict[str, LayerTally]]]:
         ray = import_ray()
-        gpu = dissection.cfg.device.startswith("cuda")
+        session = self.session
+        gpu = session.device.startswith("cuda")
         # Ray sets CUDA_VISIBLE_DEVICES per task, so the worker's one GPU is always "cuda".
-        cfg = replace(dissection.cfg, checkpoint=None, progress=False, device="cuda" if gpu else "cpu")
-        job = ray.put(ShardJob(cfg, self.model, self.segmenter, layouts))
+        cfg = replace(dissection.cfg, checkpoint=None, progress=False)
+        job = ray.put(ShardJob(cfg, self.model, self.segmenter, session.seed, session.batch_size,
+                               "cuda" if gpu else "cpu", layouts))
         task = ray.remote(tally_task).options(num_cpus=1, num_gpus=1 if gpu else 0, max_retries=self.max_retries)
         workers = max(1, int(ray.cluster_resources().get("GPU" if gpu else "CPU", 1)))
         todo, pending = list(shards), {}

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganscope.io import GanscopeError, write_bytes
+from ganscope.errors import GanscopeError
+from ganscope.io import write_bytes
 
 
 def check_finite(what: str, tensor: torch.Tensor, indices: Sequence[int]) -> None:

@@ -21,16 +21,14 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save
 
+from ganscope.errors import GanscopeError
+
 try:
     import fcntl
 except ImportError:  # Windows: no flock, so concurrent runs on one directory go undetected there
     fcntl = None
 
 TEMP_SUFFIX = ".ganscope-tmp"  # files being written; only a killed writer leaves one behind
-
-
-class GanscopeError(Exception):
-    """A problem with the user's input, reported as one line without a traceback."""
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None], durable: bool = False) -> Path:

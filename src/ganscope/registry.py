@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from ganscope.io import GanscopeError
+from ganscope.errors import GanscopeError
 
 Factory = Callable[[str | None], Any]
 

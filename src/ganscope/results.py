@@ -8,22 +8,27 @@ the report, ``ace --top`` and the server use).
 from __future__ import annotations
 
 import json
-import typing
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ganscope.io import GanscopeError, load_weights, save_weights, write_json
+from ganscope.errors import GanscopeError
+from ganscope.io import load_weights, save_weights, write_json
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
 TABLES_FILE = "tables.safetensors"
 
 
-@dataclass
-class UnitResult:
+class _Schema(BaseModel):
+    """Unknown fields are errors and numbers must be finite: a results file is read exactly as written."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
+
+class UnitResult(_Schema):
     unit: int
     threshold: float
     label: str
@@ -31,26 +36,36 @@ class UnitResult:
     iou: float
     top_concepts: list[tuple[str, float]]
     top_samples: list[int]
-    insertion_value: float  # the unit's 99.5th-percentile upsampled activation
+    insertion_value: float = Field(description="the unit's 99.5th-percentile upsampled activation")
     mean: float
     std: float
 
 
-@dataclass
-class LayerResult:
+class LayerResult(_Schema):
     name: str
-    shape: list[int]  # units, h, w
+    shape: list[int] = Field(description="units, height, width of the layer's output")
     units: list[UnitResult]
-    interpretable: dict[str, int]
-    threshold_bound: float  # the largest bin width: |threshold - exact quantile| <= this
-    tail_warnings: list[int] = field(default_factory=list)  # units whose threshold fell outside the tally range
+    interpretable: dict[str, int] = Field(description="interpretable units per concept category")
+    threshold_bound: float = Field(description="the largest bin width: |threshold - exact quantile| <= this")
+    tail_warnings: list[int] = Field(default_factory=list,
+                                     description="units whose threshold fell outside their tallied range")
 
     def unit(self, index: int) -> UnitResult:
         return self.units[index]
 
+    @model_validator(mode="after")
+    def _consistent(self) -> LayerResult:
+        if len(self.shape) != 3 or min(self.shape) < 1:
+            raise ValueError(f"layer {self.name!r} shape must be [units, height, width] >= 1, got {self.shape}")
+        if len(self.units) != self.shape[0]:
+            raise ValueError(f"layer {self.name!r} has shape {self.shape} but {len(self.units)} units")
+        for i, u in enumerate(self.units):
+            if u.unit != i:
+                raise ValueError(f"layer {self.name!r} lists unit {u.unit} at position {i}")
+        return self
 
-@dataclass
-class Upsampling:
+
+class Upsampling(_Schema):
     """How activation maps were resized to the segmentation size before thresholding."""
 
     mode: str
@@ -58,8 +73,17 @@ class Upsampling:
     size: list[int]
 
 
-@dataclass
-class Results:
+class Concept(_Schema):
+    name: str
+    category: str
+
+
+class Results(_Schema):
+    """A dissection's results: what results.json holds, plus the tables of tables.safetensors."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    schema_version: int = SCHEMA_VERSION
     model: str
     segmenter: str
     samples: int
@@ -67,17 +91,40 @@ class Results:
     threshold_rule: str
     quantile: float
     iou_cutoff: float
-    concepts: list[dict[str, str]]
+    concepts: list[Concept]
     layers: dict[str, LayerResult]
     upsampling: Upsampling
     image_size: list[int]
     elapsed_seconds: float = 0.0
-    schema_version: int = SCHEMA_VERSION
-    tables: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+    tables: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Results:
+        """Sizes are 2-D, layers carry their own key as name, and units only name the results' own
+        concepts: the report and server rely on all of these."""
+        for what, size in {"image_size": self.image_size, "upsampling.size": self.upsampling.size}.items():
+            if len(size) != 2 or min(size) < 1:
+                raise ValueError(f"{what} must be [height, width] >= 1, got {size}")
+        known = set(self.concept_names[1:])
+        for name, layer in self.layers.items():
+            if layer.name != name:
+                raise ValueError(f"layer {name!r} is named {layer.name!r} inside")
+            for u in layer.units:
+                unknown = {u.label, *(c for c, _ in u.top_concepts)} - known
+                if unknown:
+                    raise ValueError(f"unit {u.unit} of layer {name!r} names unknown concepts {sorted(unknown)}")
+        return self
+
+    def layer(self, name: str) -> LayerResult:
+        """The result of a dissected layer; other names list the dissected ones."""
+        if name not in self.layers:
+            raise GanscopeError(f"layer {name!r} was not dissected; layers are: {', '.join(self.layers)}",
+                                argument="layer")
+        return self.layers[name]
 
     @property
     def concept_names(self) -> list[str]:
-        return [c["name"] for c in self.concepts]
+        return [c.name for c in self.concepts]
 
     def iou_table(self, layer: str) -> torch.Tensor:
         """IoU (units, concepts) of a layer, concept 0 (unlabelled) included as zeros."""
@@ -87,15 +134,12 @@ class Results:
         """The n units of ``layer`` with the highest IoU for ``concept``."""
         if concept not in self.concept_names[1:]:
             raise GanscopeError(f"unknown concept {concept!r}; concepts are: {', '.join(self.concept_names[1:])}")
-        if layer not in self.layers:
-            raise GanscopeError(f"layer {layer!r} was not dissected; layers are: {', '.join(self.layers)}")
+        self.layer(layer)
         column = self.iou_table(layer)[:, self.concept_names.index(concept)]
         return column.argsort(dim=-1, descending=True, stable=True)[:n].tolist()
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("tables")
-        return {"schema_version": data.pop("schema_version"), **data}
+        return self.model_dump(mode="json")
 
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)
@@ -111,7 +155,8 @@ class Results:
         if not path.is_file():
             raise GanscopeError(f"no {RESULTS_FILE} in {directory}; run `ganscope dissect --out {directory}` first")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_not_a_number)
+            text = path.read_text(encoding="utf-8")
+            data = json.loads(text, parse_constant=_not_a_number)
         except (OSError, UnicodeDecodeError, ValueError) as err:
             raise GanscopeError(f"{path} is not valid JSON ({err}); re-run the dissection") from err
         if not isinstance(data, dict):
@@ -123,17 +168,12 @@ class Results:
                 "re-run `ganscope dissect` with this version"
             )
         try:
-            _check(data, Results, "")
-            if not all({"name", "category"} <= set(concept) for concept in data["concepts"]):
-                raise ValueError("every concept needs a name and a category")
-            layers = {
-                name: LayerResult(**{**layer, "units": [UnitResult(**u) for u in layer["units"]]})
-                for name, layer in data.pop("layers").items()
-            }
-            results = cls(**{**data, "layers": layers, "upsampling": Upsampling(**data["upsampling"])})
-            _check_consistency(results)
-        except (KeyError, TypeError, AttributeError, ValueError) as err:
-            raise GanscopeError(f"{path} does not match the results schema: {err}") from err
+            results = cls.model_validate_json(text)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise GanscopeError(f"{path} does not match the results schema: {where + ': ' if where else ''}"
+                                f"{first['msg']}") from None
         tables_path = directory / TABLES_FILE
         results.tables = load_weights(tables_path) if tables_path.is_file() else {}
         return results
@@ -141,56 +181,3 @@ class Results:
 
 def _not_a_number(name: str) -> float:
     raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _check(value: Any, hint: Any, where: str) -> None:
-    """Raise ValueError unless parsed JSON ``value`` has the type ``hint`` (dataclasses: their known fields)."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if is_dataclass(hint):
-        if not isinstance(value, dict):
-            raise ValueError(f"{where or 'the file'} must be an object")
-        unknown = sorted(set(value) - {f.name for f in fields(hint)})
-        if unknown:
-            raise ValueError(f"{where or 'the file'} has unknown fields {json.dumps(unknown)}")
-        hints = typing.get_type_hints(hint)
-        for f in fields(hint):
-            if f.name in value:
-                _check(value[f.name], hints[f.name], f"{where}.{f.name}".lstrip("."))
-        return
-    if hint is Any:
-        return
-    if origin is list or origin is tuple:
-        if not isinstance(value, list) or (origin is tuple and len(value) != len(args)):
-            raise ValueError(f"{where} must be a list" + (f" of {len(args)}" if origin is tuple else ""))
-        for i, item in enumerate(value):
-            _check(item, args[0] if origin is list else args[i], f"{where}[{i}]")
-    elif origin is dict:
-        if not isinstance(value, dict):
-            raise ValueError(f"{where} must be an object")
-        for key, item in value.items():
-            _check(item, args[1], f"{where}[{json.dumps(key)}]")
-    elif isinstance(value, bool) != (hint is bool) or not isinstance(value, (int, float) if hint is float else hint):
-        raise ValueError(f"{where} must be of type {hint.__name__}, got {type(value).__name__}")
-
-
-def _check_consistency(results: Results) -> None:
-    """Sizes are 2-D and shapes 3-D, layers carry their own key as name, unit i sits at index i, and
-    units only name the results' own concepts: the report and server rely on all of these."""
-    sizes = {"image_size": results.image_size, "upsampling.size": results.upsampling.size}
-    for what, size in sizes.items():
-        if len(size) != 2 or min(size) < 1:
-            raise ValueError(f"{what} must be [height, width] >= 1, got {size}")
-    known = set(results.concept_names[1:])
-    for name, layer in results.layers.items():
-        if len(layer.shape) != 3 or min(layer.shape) < 1:
-            raise ValueError(f"layer {name!r} shape must be [units, height, width] >= 1, got {layer.shape}")
-        if len(layer.units) != layer.shape[0]:
-            raise ValueError(f"layer {name!r} has shape {layer.shape} but {len(layer.units)} units")
-        if layer.name != name:
-            raise ValueError(f"layer {name!r} is named {layer.name!r} inside")
-        for i, u in enumerate(layer.units):
-            if u.unit != i:
-                raise ValueError(f"layer {name!r} lists unit {u.unit} at position {i}")
-            unknown = {u.label, *(c for c, _ in u.top_concepts)} - known
-            if unknown:
-                raise ValueError(f"unit {u.unit} of layer {name!r} names unknown concepts {sorted(unknown)}")

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
-from ganscope.io import GanscopeError
+from ganscope.errors import GanscopeError
 
 
 def _rng(seed: int, index: int) -> np.random.Generator:

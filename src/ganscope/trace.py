@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganscope.io import GanscopeError
+from ganscope.errors import GanscopeError
 
 Edit = Callable[[torch.Tensor], torch.Tensor]
 

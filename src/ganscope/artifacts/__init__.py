@@ -4,8 +4,9 @@ Typical use::
 
     scorer = Scorer(load_features("auto"), demo_reference, "demo", 500, seed=1, size=64,
                     discriminator=load_discriminator("demo"))
-    ranking = rank_units(generator, results, "layer4", scorer)
-    quality = ablation_quality(generator, "layer4", {"top 20": ranking.ranked(20)}, scorer, seed=0,
+    session = Session.from_specs("demo", None, seed=results.seed, batch_size=32)
+    ranking = rank_units(session, results, "layer4", scorer)
+    quality = ablation_quality(session, "layer4", {"top 20": ranking.ranked(20)}, scorer,
                                start=results.samples, samples=500)
 """
 

@@ -17,7 +17,8 @@ import json
 import threading
 from pathlib import Path
 
-from ganscope.io import GanscopeError, write_json
+from ganscope.errors import GanscopeError
+from ganscope.io import write_json
 
 MARKS_FILE = "marked_units.json"
 

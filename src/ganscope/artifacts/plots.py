@@ -6,13 +6,12 @@ from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
-from torch import nn
 
 from ganscope.artifacts.quality import Quality
 from ganscope.artifacts.rank import Ranking
-from ganscope.artifacts.sources import generated
 from ganscope.images import grid, save_png
-from ganscope.intervene.plots import _errors, _save
+from ganscope.plotting import error_bars, save_figure
+from ganscope.session import Session
 
 
 def plot_artifacts(ranking: Ranking, quality: Quality | None, features: str, top: int, path: Path) -> Path:
@@ -33,21 +32,20 @@ def plot_artifacts(ranking: Ranking, quality: Quality | None, features: str, top
         names = ["none", *(s.name for s in quality.sets)]
         values = [quality.kid.value, *(s.kid.value for s in quality.sets)]
         cis = [quality.kid.ci, *(s.kid.ci for s in quality.sets)]
-        bx.errorbar(range(len(names)), values, yerr=_errors(values, cis), fmt="o", capsize=3)
+        bx.errorbar(range(len(names)), values, yerr=error_bars(values, cis), fmt="o", capsize=3)
         bx.set_xticks(range(len(names)), names, rotation=30, fontsize=8)
         bx.set_xlabel("units ablated")
         bx.set_ylabel("KID of fresh samples (95 % CI)")
         bx.set_title(f"{quality.samples} samples, {quality.blocks} blocks", fontsize=9)
     fig.subplots_adjust(wspace=0.35)
     fig.suptitle(f"features: {features}", fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 @torch.no_grad()
-def candidate_grid(generator: nn.Module, ranking: Ranking, top: int, path: Path, batch_size: int = 32,
-                   device: str = "cpu") -> Path:
+def candidate_grid(session: Session, ranking: Ranking, top: int, path: Path) -> Path:
     """One row per top candidate (worst first), its top-activating samples left to right."""
     rows = ranking.units[:top]
     indices = [i for u in rows for i in u.samples]
-    images = torch.cat(list(generated(generator, ranking.seed, indices, batch_size, device)))
+    images = torch.cat([images for _, images in session.with_options(seed=ranking.seed).iter_images(indices)])
     return save_png(path, grid(images, columns=ranking.top_samples))

@@ -13,14 +13,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
-from torch import nn
 
 from ganscope.artifacts.scoring import Scored, Scorer
-from ganscope.intervene import ablation, resumer
+from ganscope.edits import ablation
+from ganscope.errors import GanscopeError
 from ganscope.intervene.confidence import mean_ci
-from ganscope.io import GanscopeError
 from ganscope.metrics import fid, kid_blocks
-from ganscope.sampling import batches, latents
+from ganscope.session import Session
 
 
 @dataclass
@@ -78,22 +77,20 @@ def _fid_change(before: torch.Tensor, after: torch.Tensor, reference: torch.Tens
 
 
 @torch.no_grad()
-def ablation_quality(generator: nn.Module, layer: str, unit_sets: dict[str, Sequence[int]], scorer: Scorer,
-                     seed: int, start: int, samples: int, blocks: int = 10, bootstrap: int = 50,
-                     batch_size: int = 32, device: str = "cpu") -> Quality:
-    """Score samples (seed, i), i in [start, start + samples), unedited and with each unit set ablated."""
+def ablation_quality(session: Session, layer: str, unit_sets: dict[str, Sequence[int]], scorer: Scorer, *,
+                     start: int, samples: int, blocks: int = 10, bootstrap: int = 50) -> Quality:
+    """Score samples (session seed, i), i in [start, start + samples), unedited and with each unit set ablated."""
     if not unit_sets:
         raise GanscopeError("no unit set to ablate")
     if samples < 2 * blocks or len(scorer.reference.features) < 2 * blocks:
         raise GanscopeError(f"--samples and the reference need at least {2 * blocks} images for {blocks} KID blocks")
-    resume = resumer(generator, layer)
+    seed, cut = session.seed, session.at(layer)
     edits = {name: ablation(layer, units) for name, units in unit_sets.items()}
     parts: dict[str, list[Scored]] = {name: [] for name in ["", *edits]}
-    for batch in batches(range(start, start + samples), batch_size):
-        prefix = resume.prepare(latents(seed, batch, tuple(generator.latent_shape)).to(device))
-        parts[""].append(scorer(resume.finish(prefix, prefix.acts)))
+    for _, prefix in cut.prefixes(range(start, start + samples)):
+        parts[""].append(scorer(cut.finish(prefix)))
         for name, edit in edits.items():
-            parts[name].append(scorer(resume.finish(prefix, edit(prefix.acts))))
+            parts[name].append(scorer(cut.edited(prefix, edit)))
     scored = {name: Scored.concat(p) for name, p in parts.items()}
     ref = scorer.reference.features
     base = scored.pop("")

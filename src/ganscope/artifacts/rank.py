@@ -14,13 +14,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
-from torch import nn
 
 from ganscope.artifacts.scoring import Scored, Scorer
-from ganscope.artifacts.sources import generated
-from ganscope.io import GanscopeError
+from ganscope.errors import GanscopeError
 from ganscope.metrics import kid
 from ganscope.results import Results
+from ganscope.session import Session
 
 SCORES = ("kid", "discriminator")
 NULL_SETS = 200
@@ -56,8 +55,7 @@ class Ranking:
 
 def top_indices(results: Results, layer: str) -> torch.Tensor:
     """Each unit's top-activating sample indices (units, k) from the dissection tables."""
-    if layer not in results.layers:
-        raise GanscopeError(f"layer {layer!r} was not dissected; layers are: {', '.join(results.layers)}")
+    results.layer(layer)
     key = f"{layer}/topk_indices"
     if key not in results.tables:
         raise GanscopeError(f"the results have no {key} table (tables.safetensors missing?); re-run the dissection")
@@ -68,8 +66,7 @@ def top_indices(results: Results, layer: str) -> torch.Tensor:
 
 
 @torch.no_grad()
-def rank_units(generator: nn.Module, results: Results, layer: str, scorer: Scorer, score: str = "kid",
-               batch_size: int = 32, device: str = "cpu") -> Ranking:
+def rank_units(session: Session, results: Results, layer: str, scorer: Scorer, score: str = "kid") -> Ranking:
     """Score every unit of ``layer`` on its top samples (each sample generated once) and sort worst first."""
     if score not in SCORES:
         raise GanscopeError(f"unknown score {score!r}; use {' or '.join(SCORES)}")
@@ -77,8 +74,8 @@ def rank_units(generator: nn.Module, results: Results, layer: str, scorer: Score
         raise GanscopeError("--score discriminator needs a discriminator")
     top = top_indices(results, layer)
     union = top.unique()
-    scored = Scored.concat([scorer(images) for images in generated(generator, results.seed, union.tolist(),
-                                                                  batch_size, device)])
+    samples = session.with_options(seed=results.seed)
+    scored = Scored.concat([scorer(images) for _, images in samples.iter_images(union.tolist())])
     rows = torch.searchsorted(union, top)  # (units, k) rows of ``scored``
     reference = scorer.reference.features
     units = []

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ganscope.artifacts.features import Features
 from ganscope.artifacts.sources import Reference, discriminator_scores, reference_images
-from ganscope.features import Features
 
 
 @dataclass

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
-from ganscope.io import GanscopeError, load_weights
+from ganscope.errors import GanscopeError
+from ganscope.io import load_weights
 from ganscope.registry import resolve
-from ganscope.sampling import batches, latents
 
 Reference = Callable[[Sequence[int], int, int], torch.Tensor]  # (indices, seed, size) -> images in [-1, 1]
 
@@ -35,14 +35,6 @@ def reference_images(reference: Reference, count: int, seed: int, size: int) -> 
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise GanscopeError(f"reference images must be ({count}, 3, {size}, {size}) like the samples, got {shape}")
     return images
-
-
-@torch.no_grad()
-def generated(generator: nn.Module, seed: int, indices: Sequence[int], batch_size: int,
-              device: str) -> Iterator[torch.Tensor]:
-    """Images of samples (seed, i) for ``indices``, one batch at a time."""
-    for batch in batches(indices, batch_size):
-        yield generator(latents(seed, batch, tuple(generator.latent_shape)).to(device))
 
 
 def demo_discriminator(path: str | None = None) -> nn.Module:

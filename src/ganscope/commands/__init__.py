@@ -6,13 +6,13 @@ import importlib
 
 import typer
 
-FEATURES = ("report", "intervene", "server", "models", "artifacts")
+FEATURES = ("dissect", "report", "intervene", "server", "models", "artifacts", "train")
 
 
 def register_all(app: typer.Typer) -> None:
     """Add every feature's subcommands to the ``ganscope`` app.
 
-    Imported here, not at module level: the feature modules use helpers from ``ganscope.cli``.
+    Imported on use, so that ``import ganscope.commands`` stays light.
     """
     for feature in FEATURES:
         importlib.import_module(f"ganscope.commands.{feature}").register(app)

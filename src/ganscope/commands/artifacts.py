@@ -11,9 +11,9 @@ import typer
 from ganscope.artifacts.quality import Estimate, Quality
 from ganscope.artifacts.rank import Ranking, top_indices
 from ganscope.artifacts.summary import ARTIFACTS_FILE
-from ganscope.cli import default_device, handle_errors
-from ganscope.commands.intervene import BatchSize, Device, Layer, Model, _ints, _table
-from ganscope.io import GanscopeError, output_directory, write_json
+from ganscope.commands.shell import BatchSize, Device, Layer, Model, handle_errors, ints, table
+from ganscope.errors import GanscopeError
+from ganscope.io import output_directory, write_json
 from ganscope.results import Results
 
 
@@ -35,7 +35,7 @@ def _marked(mark: str, browser: bool, results: Results, directory: Path, layer: 
             raise GanscopeError(f"no units of {layer} are marked in {store.path}: mark some in the unit browser "
                                 f"(`ganscope serve --results {directory}`, page /browse) or give --mark UNITS")
         return check_units(units, count, layer)
-    return check_units(_ints(mark, "--mark"), count, layer)
+    return check_units(ints(mark, "--mark"), count, layer)
 
 
 def _unit_sets(ranked: list[int], marked: list[int] | None, sizes: str, control: bool,
@@ -44,7 +44,7 @@ def _unit_sets(ranked: list[int], marked: list[int] | None, sizes: str, control:
     if marked:
         sets = {"marked": marked}
     else:
-        ns = sorted({min(n, len(ranked)) for n in _ints(sizes, "--sizes")})
+        ns = sorted({min(n, len(ranked)) for n in ints(sizes, "--sizes")})
         if not ns or ns[0] < 1:
             raise GanscopeError(f"--sizes must be positive numbers, got {sizes!r}")
         sets = {f"top {n}": ranked[:n] for n in ns}
@@ -70,7 +70,7 @@ def _estimate(e: Estimate | None, signed: bool = False) -> str:
 def _print_ranking(ranking: Ranking, label: str, top: int) -> None:
     disc = ranking.baseline_discriminator is not None
     mean, p95 = ranking.random_kid
-    _table(f"{ranking.layer} artifact candidates (features: {label}); random {ranking.top_samples}-sample sets: "
+    table(f"{ranking.layer} artifact candidates (features: {label}); random {ranking.top_samples}-sample sets: "
            f"KID {mean:.4f} (95th percentile {p95:.4f})", ["rank", "unit", "KID", *(["D logit"] if disc else []),
                                                            "label"],
            [[str(k + 1), str(u.unit), f"{u.kid:.4f}", *([f"{u.discriminator:.3f}"] if disc else []),
@@ -78,7 +78,7 @@ def _print_ranking(ranking: Ranking, label: str, top: int) -> None:
 
 
 def _print_quality(quality: Quality, label: str, reference_samples: int) -> None:
-    _table(f"ablating {quality.layer} units: {quality.samples} fresh samples vs {reference_samples} reference images "
+    table(f"ablating {quality.layer} units: {quality.samples} fresh samples vs {reference_samples} reference images "
            f"(features: {label}; 95 % CIs)", ["ablated", "KID", "KID change", "FID", "FID change", "D logit",
                                               "D change"],
            [["none", _estimate(quality.kid), "", f"{quality.fid:.4g}", "", _estimate(quality.discriminator), ""]]
@@ -118,9 +118,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Rank units by the quality of the samples they fire on; ablate candidates; KID/FID before and after."""
         from ganscope.artifacts import Scorer, ablation_quality, load_discriminator, load_reference, rank_units
+        from ganscope.artifacts.features import load_features
         from ganscope.artifacts.plots import candidate_grid, plot_artifacts
-        from ganscope.features import load_features
-        from ganscope.models import load_generator
+        from ganscope.session import Session
 
         if top < 1 or samples < 0 or reference_samples < 2:
             raise GanscopeError("--top must be >= 1, --samples >= 0 and --reference-samples >= 2")
@@ -131,25 +131,25 @@ def register(app: typer.Typer) -> None:
         chosen = _marked(mark, marked, res, results if results.is_dir() else results.parent, layer)
         out = results if out is None else out
         with output_directory(out):
-            device = device or default_device()
-            gen = load_generator(model).to(device)
+            session = Session.from_specs(model, None, seed=res.seed, device=device or None, batch_size=batch_size)
+            device = session.device
             disc = load_discriminator(discriminator or ("demo" if demo else "none"))
-            size = gen(torch.zeros(1, *gen.latent_shape, device=device)).shape[-1]
+            size = session.images([0]).shape[-1]
             scorer = Scorer(load_features(features, device), load_reference(reference or "demo"), reference or "demo",
                             reference_samples, reference_seed, size, None if disc is None else disc.to(device), device)
-            ranking = rank_units(gen, res, layer, scorer, score, batch_size, device)
+            ranking = rank_units(session, res, layer, scorer, score)
             quality = None
             if samples:
                 sets = _unit_sets(ranking.ranked(), chosen, sizes, control, res.seed)
-                quality = ablation_quality(gen, layer, sets, scorer, res.seed, res.samples, samples, blocks, bootstrap,
-                                           batch_size, device)
+                quality = ablation_quality(session, layer, sets, scorer, start=res.samples, samples=samples,
+                                           blocks=blocks, bootstrap=bootstrap)
             label = scorer.features.label
             data = {"model": model, "results": str(results), "dissection_samples": res.samples, **scorer.describe(),
                     "top": top, "ranking": ranking.to_json(),
                     "quality": None if quality is None else quality.to_json()}
             write_json(out / ARTIFACTS_FILE, data)
             plot = plot_artifacts(ranking, quality, label, top, out / "artifacts.png")
-            grid = candidate_grid(gen, ranking, top, out / "candidates.png", batch_size, device)
+            grid = candidate_grid(session, ranking, top, out / "candidates.png")
             _print_ranking(ranking, label, top)
             if quality is not None:
                 _print_quality(quality, label, reference_samples)

@@ -8,50 +8,38 @@ from typing import Annotated
 
 import torch
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from ganscope.cli import default_device, handle_errors
-from ganscope.intervene import Lab, Region
-from ganscope.io import GanscopeError, write_json
+from ganscope.commands.shell import (
+    BatchSize,
+    Box,
+    Concept,
+    Device,
+    Layer,
+    Mask,
+    Model,
+    Out,
+    ResultsDir,
+    Samples,
+    Seed,
+    Segmenter,
+    Top,
+    UnitList,
+    Value,
+    ValueRule,
+    err_console,
+    handle_errors,
+    ints,
+    table,
+)
+from ganscope.errors import GanscopeError
+from ganscope.intervene import Region
+from ganscope.io import write_json
 from ganscope.results import Results
-
-Model = Annotated[str, typer.Option(help="Generator spec: demo, NAME:PATH or package.module:callable.")]
-Segmenter = Annotated[str, typer.Option(help="Segmenter spec: demo or package.module:callable.")]
-Layer = Annotated[str, typer.Option("--layer", "-l", help="The layer whose units are edited.")]
-UnitList = Annotated[str, typer.Option(help="Comma-separated unit numbers, e.g. 3,17,42.")]
-Top = Annotated[int, typer.Option(help="Use the top N units by IoU for --concept (needs --results).")]
-Concept = Annotated[str, typer.Option(help="Concept name, as the segmenter calls it.")]
-ResultsDir = Annotated[Path | None, typer.Option(help="Dissection results directory (IoU ranking, insertion values).")]
-Value = Annotated[str, typer.Option(help="Insertion value: one number or one per unit (default: from --results).")]
-ValueRule = Annotated[str, typer.Option(help="Insertion values from --results: p99.5 (default) or mean+3std.")]
-Samples = Annotated[int, typer.Option(help="Number of samples.")]
-Seed = Annotated[int, typer.Option(help="Sample i uses latent(seed, i).")]
-Mask = Annotated[Path | None, typer.Option(help="PNG mask (image size; white = region).")]
-Box = Annotated[str, typer.Option(help="Region box in image pixels: x0,y0,x1,y1.")]
-Out = Annotated[Path, typer.Option(help="Output directory.")]
-BatchSize = Annotated[int, typer.Option(help="Samples per batch.")]
-Device = Annotated[str, typer.Option(help="cpu or cuda (default: cuda when present).")]
-
-console, err_console = Console(), Console(stderr=True)
+from ganscope.session import Cut, Session
 
 
-def _ints(text: str, what: str) -> list[int]:
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise GanscopeError(f"{what} must be comma-separated integers, got {text!r}") from None
-
-
-def _lab(model: str, segmenter: str, layer: str, seed: int, batch_size: int, device: str) -> Lab:
-    from ganscope.models import load_generator
-    from ganscope.segmenters import load_segmenter
-
-    device = device or default_device()
-    seg = load_segmenter(segmenter)
-    if hasattr(seg, "to"):
-        seg.to(device)
-    return Lab(load_generator(model).to(device), seg, layer, seed, batch_size, device)
+def _cut(model: str, segmenter: str, layer: str, seed: int, batch_size: int, device: str) -> Cut:
+    return Session.from_specs(model, segmenter, seed=seed, device=device or None, batch_size=batch_size).at(layer)
 
 
 def _results(directory: Path | None, why: str) -> Results:
@@ -67,7 +55,7 @@ def _units(units: str, top: int, concept: str, results: Path | None, layer: str)
         return _results(results, "--top").top_units(layer, concept, top)
     if not units:
         raise GanscopeError("give the units: --units 1,2,3 or --top N --results DIR")
-    return _ints(units, "--units")
+    return ints(units, "--units")
 
 
 def _values(value: str, rule: str, results: Path | None, layer: str, units: list[int]) -> torch.Tensor:
@@ -84,32 +72,21 @@ def _values(value: str, rule: str, results: Path | None, layer: str, units: list
     return insertion_values(_results(results, "insertion (no --value)"), layer, units, rule)
 
 
-def _image_size(lab: Lab) -> tuple[int, int]:
-    (_, prefix), = lab.prefixes([0])
-    return tuple(lab.finish(prefix).shape[2:])
+def _image_size(cut: Cut) -> tuple[int, int]:
+    return tuple(cut.session.images([0]).shape[2:])
 
 
-def _region(lab: Lab, mask: Path | None, box: str) -> Region | None:
+def _region(cut: Cut, mask: Path | None, box: str) -> Region | None:
     if mask is not None and box:
         raise GanscopeError("give --mask or --box, not both")
     if mask is not None:
-        return Region.from_png(mask, _image_size(lab))
+        return Region.from_png(mask, _image_size(cut))
     if box:
-        corners = _ints(box, "--box")
+        corners = ints(box, "--box")
         if len(corners) != 4:
             raise GanscopeError(f"--box needs x0,y0,x1,y1, got {box!r}")
-        return Region.box(*corners, _image_size(lab))
+        return Region.box(*corners, _image_size(cut))
     return None
-
-
-def _table(title: str, columns: list[str], rows: list[list[str]], stderr: bool = False) -> None:
-    """A rich table on stdout (stderr when stdout carries JSON)."""
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    (err_console if stderr else console).print(table)
 
 
 def _edit(kind: str, model: str, segmenter: str, layer: str, units: str, top: int, concept: str,
@@ -121,14 +98,14 @@ def _edit(kind: str, model: str, segmenter: str, layer: str, units: str, top: in
 
     if samples < 1:
         raise GanscopeError(f"--samples must be >= 1, got {samples}")
-    lab = _lab(model, segmenter, layer, seed, samples, device)
+    cut = _cut(model, segmenter, layer, seed, samples, device)
     chosen = _units(units, top, concept, results, layer)
-    region = _region(lab, mask, box)
+    region = _region(cut, mask, box)
     if kind == "ablate":
         edit = ablation(layer, chosen, region)
     else:
         edit = insertion(layer, chosen, _values(value, value_rule, results, layer, chosen), region)
-    original, edited = generate(lab.generator, edit, lab.latents(range(samples)))
+    original, edited = generate(cut.session, edit, range(samples))
     path = save_png(out / f"{kind}.png", grid(torch.cat([original, edited]), columns=samples))
     typer.echo(f"{kind}: {path} (top row: original, bottom row: {kind} {layer} units {edit.units})")
 
@@ -169,24 +146,24 @@ def register(app: typer.Typer) -> None:
         from ganscope.intervene import removal_curve
         from ganscope.intervene.plots import plot_curve
 
-        lab = _lab(model, segmenter, layer, seed, batch_size, device)
-        lab.concept(concept)
+        cut = _cut(model, segmenter, layer, seed, batch_size, device)
+        cut.concept(concept)
         chosen = _units(units, top, concept, results, layer)
-        result = run_ace(lab, chosen, concept, samples, _values(value, value_rule, results, layer, chosen),
-                         _region(lab, mask, box))
+        result = run_ace(cut, chosen, concept, samples=samples,
+                         values=_values(value, value_rule, results, layer, chosen), region=_region(cut, mask, box))
         data = {"model": model, **result.to_json()}
         if curve:
             ranking = _results(results, "--curve").top_units(layer, concept, 64)
-            points = removal_curve(lab, ranking, concept, samples)
+            points = removal_curve(cut, ranking, concept, samples=samples)
             write_json(out / "curve.json", points.to_json())
             data["curve"] = str(plot_curve(points, out / "curve.png"))
-            _table(f"removing the top-n {layer} units by IoU: {concept}", ["n", "ablated", "removed", "95% CI"],
+            table(f"removing the top-n {layer} units by IoU: {concept}", ["n", "ablated", "removed", "95% CI"],
                    [[str(p.n), f"{p.ablated:.4f}", f"{p.drop:.1%}", f"[{p.effect_ci[0]:.4f}, {p.effect_ci[1]:.4f}]"]
                     for p in points.points], stderr=as_json)
         if as_json:
             typer.echo(json.dumps(data))
             return
-        _table(f"{concept}: {layer} units {result.units}, {samples} samples", ["", "mean", "95% CI"], [
+        table(f"{concept}: {layer} units {result.units}, {samples} samples", ["", "mean", "95% CI"], [
             ["baseline", f"{result.baseline:.4f}", ""], ["ablated", f"{result.ablated:.4f}", ""],
             ["inserted", f"{result.inserted:.4f}", ""],
             ["ACE (inserted - ablated)", f"{result.ace:.4f}", "[{:.4f}, {:.4f}]".format(*result.ace_ci)],
@@ -212,23 +189,22 @@ def register(app: typer.Typer) -> None:
         from ganscope.intervene.plots import plot_comparison
 
         res = _results(results, "optimize")
-        lab = _lab(model, segmenter, layer, seed, batch_size, device)
-        lab.concept(concept)
-        if layer not in res.layers:
-            raise GanscopeError(f"layer {layer!r} was not dissected in {results}; layers are: {', '.join(res.layers)}")
-        units = res.layers[layer].shape[0]
+        cut = _cut(model, segmenter, layer, seed, batch_size, device)
+        cut.concept(concept)
+        units = res.layer(layer).shape[0]
         values = insertion_values(res, layer, range(units), value_rule)
-        ns = _ints(sizes, "--sizes")
+        ns = ints(sizes, "--sizes")
         columns = TextColumn("optimize"), BarColumn(), TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn()
         with Progress(*columns, console=err_console) as bar:
             task = bar.add_task("optimize", total=steps, loss=0.0)
-            trained = optimise_alpha(lab, concept, values, samples, steps, penalty, lr, mode,
+            trained = optimise_alpha(cut, concept, samples=samples, values=values, steps=steps, penalty=penalty,
+                                     lr=lr, mode=mode,
                                      on_step=lambda step, loss: bar.update(task, completed=step, loss=loss))
-        comparison = compare_rankings(lab, concept, values, trained.ranking, res.top_units(layer, concept, units),
-                                      ns, held_out, start=samples)
+        comparison = compare_rankings(cut, concept, samples=held_out, values=values, alpha_ranking=trained.ranking,
+                                      iou_ranking=res.top_units(layer, concept, units), sizes=ns, start=samples)
         write_json(out / "optimize.json", {**trained.to_json(), "comparison": comparison.to_json()})
         plot = plot_comparison(comparison, concept, out / "optimize.png")
-        _table(f"ACE on {held_out} held-out samples: top-n by alpha vs by IoU", ["n", "alpha", "IoU"],
+        table(f"ACE on {held_out} held-out samples: top-n by alpha vs by IoU", ["n", "alpha", "IoU"],
                [[str(n), f"{a:.4f}", f"{i:.4f}"] for n, a, i in zip(ns, comparison.alpha_ace, comparison.iou_ace)])
         typer.echo(f"top units by alpha: {trained.ranking[:16]}\nresults: {out / 'optimize.json'}, plot: {plot}")
 
@@ -244,18 +220,16 @@ def register(app: typer.Typer) -> None:
         from ganscope.images import grid, save_png
         from ganscope.intervene import rank_by_mask
 
-        lab = _lab(model, segmenter, layer, seed, 1, device)
-        region = Region.from_png(mask, _image_size(lab))
+        cut = _cut(model, segmenter, layer, seed, 1, device)
+        region = Region.from_png(mask, _image_size(cut))
         thresholds = None
         if results is not None:
             res = Results.load(results)
-            if layer not in res.layers:
-                raise GanscopeError(f"layer {layer!r} was not dissected in {results}")
-            thresholds = torch.tensor([u.threshold for u in res.layers[layer].units])
-        ranking, images = rank_by_mask(lab, index, region.mask, quantile, thresholds)
+            thresholds = torch.tensor([u.threshold for u in res.layer(layer).units])
+        ranking, images = rank_by_mask(cut, index, region.mask, quantile, thresholds)
         write_json(out / "ranking.json", ranking.to_json())
         path = save_png(out / "rank-mask.png", grid(images, columns=len(images)))
-        _table(f"{layer} units by IoU with the mask", ["rank", "unit", "IoU"],
+        table(f"{layer} units by IoU with the mask", ["rank", "unit", "IoU"],
                [[str(k + 1), str(u), f"{ranking.scores[u]:.4f}"] for k, u in enumerate(ranking.ranking[:10])])
         typer.echo(f"images: {path} (original, top 4 / 16 / 128 units zeroed)\nranking: {out / 'ranking.json'}")
 
@@ -271,14 +245,15 @@ def register(app: typer.Typer) -> None:
         from ganscope.intervene import context as run_context
         from ganscope.intervene.plots import plot_context
 
-        lab = _lab(model, segmenter, layer, seed, batch_size, device)
-        lab.concept(concept)
+        cut = _cut(model, segmenter, layer, seed, batch_size, device)
+        cut.concept(concept)
         chosen = _units(units, top, concept, results, layer)
-        result = run_context(lab, chosen, concept, _values(value, value_rule, results, layer, chosen), samples,
-                             tile, min_fraction)
+        result = run_context(cut, chosen, concept, samples=samples,
+                             values=_values(value, value_rule, results, layer, chosen), tile=tile,
+                             min_fraction=min_fraction)
         write_json(out / "context.json", result.to_json())
         plot = plot_context(result, out / "context.png")
-        _table(f"inserting {layer} units {chosen}: does {concept} appear?", ["before", "trials", "success", "mean"],
+        table(f"inserting {layer} units {chosen}: does {concept} appear?", ["before", "trials", "success", "mean"],
                [[r.before, str(r.trials), f"{r.rate:.1%}", f"{r.mean_fraction:.3f}"] for r in result.rows])
         typer.echo(f"results: {out / 'context.json'}, plot: {plot}")
 

@@ -10,7 +10,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add the models, fetch and convert subcommands."""
-    from ganscope.cli import handle_errors
+    from ganscope.commands.shell import handle_errors
 
     @app.command("models")
     @handle_errors

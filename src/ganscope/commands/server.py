@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from ganscope.cli import default_device, handle_errors
-from ganscope.io import GanscopeError
+from ganscope.commands.shell import handle_errors
+from ganscope.errors import GanscopeError
 
 
 def is_loopback(host: str) -> bool:
@@ -42,13 +42,12 @@ def serve(
         from ganscope.server import create_app
     except ImportError as err:
         raise GanscopeError(f"the server needs its extra: pip install 'ganscope[server]' ({err})") from None
-    from ganscope.models import load_generator
     from ganscope.results import Results
-    from ganscope.segmenters import load_segmenter
+    from ganscope.session import Session
 
     directory = results if results.is_dir() else results.parent  # --results may name results.json itself
-    app = create_app(load_generator(model), load_segmenter(segmenter), Results.load(results),
-                     device=device or default_device(), layer=layer or None, units=units, directory=directory)
+    session = Session.from_specs(model, segmenter, device=device or None)
+    app = create_app(session, Results.load(results), layer=layer or None, units=units, directory=directory)
     if not is_loopback(host):
         typer.secho(f"warning: binding {host}: anyone who can reach this machine on port {port} can use the "
                     "server (no authentication); use --host 127.0.0.1 to keep it local", fg=typer.colors.YELLOW,

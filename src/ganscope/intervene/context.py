@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ganscope.intervene.edit import Intervention
-from ganscope.intervene.engine import Lab, fractions
-from ganscope.intervene.regions import Region
-from ganscope.io import GanscopeError
+from ganscope.edits import Intervention
+from ganscope.errors import GanscopeError
+from ganscope.regions import Region
+from ganscope.session import Cut, fractions
 
 
 @dataclass
@@ -57,25 +57,25 @@ def tiles(h: int, w: int, size: int) -> list[torch.Tensor]:
 
 
 @torch.no_grad()
-def context(lab: Lab, units: Sequence[int], concept: str, values: torch.Tensor | float, samples: int,
+def context(cut: Cut, units: Sequence[int], concept: str, *, samples: int, values: torch.Tensor | float,
             tile: int = 2, min_fraction: float = 0.25) -> ContextResult:
     """Insert ``units`` in every tile of samples [0, samples); success rates grouped by the concept before."""
     if samples < 1:
         raise GanscopeError(f"--samples must be >= 1, got {samples}")
-    c = lab.concept(concept)
+    c = cut.concept(concept)
     trials: dict[int, list[float]] = defaultdict(list)
-    for _, prefix in lab.prefixes(range(samples)):
-        before = lab.labels(lab.finish(prefix))
+    for _, prefix in cut.prefixes(range(samples)):
+        before = cut.labels(cut.finish(prefix))
         for cells in tiles(*prefix.acts.shape[2:], tile):
-            edit = Intervention(lab.layer, list(units), values, Region(cells > 0))
-            after = lab.labels(lab.finish(prefix, edit(prefix.acts)))
+            edit = Intervention(cut.layer, list(units), values, Region(cells > 0))
+            after = cut.labels(cut.finish(prefix, edit(prefix.acts)))
             pixels = torch.nn.functional.interpolate(cells[None, None], size=after.shape[1:], mode="nearest")[0, 0]
             pixels = pixels.to(after.device)
             majority = before[:, pixels > 0].mode(dim=1).values
             for label, share in zip(majority.tolist(), fractions(after == c, pixels).tolist()):
                 trials[label].append(share)
-    rows = [ContextRow(lab.concepts[label], len(shares), sum(s >= min_fraction for s in shares),
+    rows = [ContextRow(cut.concepts[label], len(shares), sum(s >= min_fraction for s in shares),
                        sum(s >= min_fraction for s in shares) / len(shares), sum(shares) / len(shares))
             for label, shares in trials.items()]
     rows.sort(key=lambda row: (-row.trials, row.before))
-    return ContextResult(concept, lab.layer, list(units), samples, tile, min_fraction, rows)
+    return ContextResult(concept, cut.layer, list(units), samples, tile, min_fraction, rows)

@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from ganscope.edits import ablation, insertion
+from ganscope.errors import GanscopeError
 from ganscope.intervene.confidence import mean_ci
-from ganscope.intervene.edit import ablation, insertion
-from ganscope.intervene.engine import Lab
-from ganscope.intervene.regions import Region
-from ganscope.io import GanscopeError
+from ganscope.regions import Region
+from ganscope.session import Cut
 
 CURVE_SIZES = (1, 2, 4, 8, 16, 32, 64)
 
@@ -47,22 +47,22 @@ def _check_samples(samples: int, least: int = 1) -> None:
 
 
 @torch.no_grad()
-def ace(lab: Lab, units: Sequence[int], concept: str, samples: int, values: torch.Tensor | float,
+def ace(cut: Cut, units: Sequence[int], concept: str, *, samples: int, values: torch.Tensor | float,
         region: Region | None = None, start: int = 0) -> AceResult:
     """The average causal effect of ``units`` on ``concept`` over samples [start, start + samples)."""
     _check_samples(samples, 2)
-    c = lab.concept(concept)
-    edits = ablation(lab.layer, units, region), insertion(lab.layer, units, values, region)
+    c = cut.concept(concept)
+    edits = ablation(cut.layer, units, region), insertion(cut.layer, units, values, region)
     base, abl, ins = [], [], []
-    for _, prefix in lab.prefixes(range(start, start + samples)):
+    for _, prefix in cut.prefixes(range(start, start + samples)):
         footprint = _footprint(region, prefix.acts)
-        base.append(lab.fractions(lab.finish(prefix), c, footprint))
-        abl.append(lab.fractions(lab.finish(prefix, edits[0](prefix.acts)), c, footprint))
-        ins.append(lab.fractions(lab.finish(prefix, edits[1](prefix.acts)), c, footprint))
+        base.append(cut.fractions(cut.finish(prefix), c, footprint))
+        abl.append(cut.fractions(cut.finish(prefix, edits[0](prefix.acts)), c, footprint))
+        ins.append(cut.fractions(cut.finish(prefix, edits[1](prefix.acts)), c, footprint))
     b, a, i = torch.cat(base), torch.cat(abl), torch.cat(ins)
     effect, effect_ci = mean_ci(i - a)
     drop, drop_ci = mean_ci(b - a)
-    return AceResult(concept, lab.layer, list(edits[0].units), samples, lab.seed, region is not None,
+    return AceResult(concept, cut.layer, list(edits[0].units), samples, cut.seed, region is not None,
                      float(b.double().mean()), float(a.double().mean()), float(i.double().mean()),
                      effect, effect_ci, drop, drop_ci)
 
@@ -96,20 +96,20 @@ class Curve:
 
 
 @torch.no_grad()
-def removal_curve(lab: Lab, ranked_units: Sequence[int], concept: str, samples: int,
+def removal_curve(cut: Cut, ranked_units: Sequence[int], concept: str, *, samples: int,
                   sizes: Sequence[int] = CURVE_SIZES, ranking: str = "iou", start: int = 0) -> Curve:
     """Ablate the first n of ``ranked_units`` for each n in ``sizes`` (capped at the ranking's length)."""
     _check_samples(samples, 2)
-    c = lab.concept(concept)
+    c = cut.concept(concept)
     sizes = sorted({min(n, len(ranked_units)) for n in sizes if n >= 1})
     if not sizes:
         raise GanscopeError("the ranking is empty")
     base, drops = [], {n: [] for n in sizes}
-    for _, prefix in lab.prefixes(range(start, start + samples)):
-        base.append(lab.fractions(lab.finish(prefix), c))
+    for _, prefix in cut.prefixes(range(start, start + samples)):
+        base.append(cut.fractions(cut.finish(prefix), c))
         for n in sizes:
-            edited = ablation(lab.layer, ranked_units[:n])(prefix.acts)
-            drops[n].append(lab.fractions(lab.finish(prefix, edited), c))
+            edited = ablation(cut.layer, ranked_units[:n])(prefix.acts)
+            drops[n].append(cut.fractions(cut.finish(prefix, edited), c))
     b = torch.cat(base)
     baseline = float(b.double().mean())
     points = []
@@ -119,4 +119,4 @@ def removal_curve(lab: Lab, ranked_units: Sequence[int], concept: str, samples: 
         ablated = float(a.double().mean())
         points.append(CurvePoint(n, list(ranked_units[:n]), ablated, 1 - ablated / baseline if baseline else 0.0,
                                  effect, ci))
-    return Curve(concept, lab.layer, samples, lab.seed, ranking, baseline, points)
+    return Curve(concept, cut.layer, samples, cut.seed, ranking, baseline, points)

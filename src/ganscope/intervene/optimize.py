@@ -15,11 +15,11 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ganscope.intervene.edit import Intervention
+from ganscope.edits import Intervention
+from ganscope.errors import GanscopeError
 from ganscope.intervene.effect import ace
-from ganscope.intervene.engine import Lab, fractions
-from ganscope.intervene.regions import Region
-from ganscope.io import GanscopeError
+from ganscope.regions import Region
+from ganscope.session import Cut, fractions
 
 
 @dataclass
@@ -37,31 +37,31 @@ class Optimised:
         return asdict(self)
 
 
-def optimise_alpha(lab: Lab, concept: str, values: torch.Tensor, samples: int, steps: int = 200,
+def optimise_alpha(cut: Cut, concept: str, *, samples: int, values: torch.Tensor, steps: int = 200,
                    penalty: float = 0.05, lr: float = 0.05, mode: str = "insert", region: Region | None = None,
                    on_step: Callable[[int, float], None] | None = None) -> Optimised:
     """Train alpha over samples [0, samples) (cycling their batches); returns alpha and the ranking."""
     if mode not in ("insert", "ablate"):
         raise GanscopeError(f"--mode must be insert or ablate, got {mode!r}")
-    probabilities = getattr(lab.segmenter, "probabilities", None)
+    probabilities = getattr(cut.segmenter, "probabilities", None)
     if not callable(probabilities):
         raise GanscopeError("optimize needs a segmenter with probabilities(images) (soft labels for gradients)")
     if samples < 1 or steps < 1:
         raise GanscopeError(f"--samples and --steps must be >= 1, got {samples} and {steps}")
-    c = lab.concept(concept)
-    prefixes = [prefix for _, prefix in lab.prefixes(range(samples))]
+    c = cut.concept(concept)
+    prefixes = [prefix for _, prefix in cut.prefixes(range(samples))]
     units = prefixes[0].acts.shape[1]
-    values = torch.as_tensor(values, dtype=torch.float32, device=lab.device).expand(units)
+    values = torch.as_tensor(values, dtype=torch.float32, device=cut.device).expand(units)
     target = values if mode == "insert" else None
     sign = 1.0 if mode == "insert" else -1.0
-    alpha = torch.full((units,), 0.05, device=lab.device, requires_grad=True)
+    alpha = torch.full((units,), 0.05, device=cut.device, requires_grad=True)
     optimiser = torch.optim.Adam([alpha], lr=lr)
     losses = []
     for step in range(steps):
         prefix = prefixes[step % len(prefixes)]
-        edit = Intervention(lab.layer, list(range(units)), target, region, alpha)
+        edit = Intervention(cut.layer, list(range(units)), target, region, alpha)
         acts = edit(prefix.acts)
-        soft = probabilities(lab.finish(prefix, acts))[:, c]
+        soft = probabilities(cut.finish(prefix, acts))[:, c]
         footprint = None if region is None else region.cells(*acts.shape[2:])
         delta = sign * fractions(soft, footprint).mean()
         loss = -delta + penalty * alpha.norm()
@@ -75,7 +75,7 @@ def optimise_alpha(lab: Lab, concept: str, values: torch.Tensor, samples: int, s
             on_step(step + 1, losses[-1])
     final = alpha.detach().cpu()
     ranking = final.argsort(descending=True, stable=True).tolist()
-    return Optimised(concept, lab.layer, mode, steps, penalty, losses, final.tolist(), ranking)
+    return Optimised(concept, cut.layer, mode, steps, penalty, losses, final.tolist(), ranking)
 
 
 @dataclass
@@ -93,15 +93,15 @@ class Comparison:
         return asdict(self)
 
 
-def compare_rankings(lab: Lab, concept: str, values: torch.Tensor, alpha_ranking: Sequence[int],
-                     iou_ranking: Sequence[int], sizes: Sequence[int], samples: int, start: int) -> Comparison:
+def compare_rankings(cut: Cut, concept: str, *, samples: int, values: torch.Tensor, alpha_ranking: Sequence[int],
+                     iou_ranking: Sequence[int], sizes: Sequence[int], start: int) -> Comparison:
     """ACE (insert minus ablate) of the top-n of each ranking over samples [start, start + samples)."""
     values = torch.as_tensor(values, dtype=torch.float32)
     out = {"alpha": ([], []), "iou": ([], [])}
     for n in sizes:
         for name, ranking in (("alpha", alpha_ranking), ("iou", iou_ranking)):
             top = list(ranking[:n])
-            result = ace(lab, top, concept, samples, values[top], start=start)
+            result = ace(cut, top, concept, samples=samples, values=values[top], start=start)
             out[name][0].append(result.ace)
             out[name][1].append(result.ace_ci)
     return Comparison(list(sizes), *out["alpha"], *out["iou"], [start, start + samples])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -11,19 +9,7 @@ from matplotlib.figure import Figure
 from ganscope.intervene.context import ContextResult
 from ganscope.intervene.effect import Curve
 from ganscope.intervene.optimize import Comparison
-from ganscope.io import write_bytes
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    return write_bytes(path, buffer.getvalue())
-
-
-def _errors(values: Sequence[float], cis: Sequence[Sequence[float]], scale: float = 1.0) -> list[list[float]]:
-    """Error bar lengths (below, above) from intervals."""
-    below = [(v - lo) * scale for v, (lo, _) in zip(values, cis)]
-    return [below, [(hi - v) * scale for v, (_, hi) in zip(values, cis)]]
+from ganscope.plotting import error_bars, save_figure
 
 
 def plot_curve(curve: Curve, path: Path) -> Path:
@@ -33,7 +19,7 @@ def plot_curve(curve: Curve, path: Path) -> Path:
     ns = [p.n for p in curve.points]
     scale = 100 / curve.baseline if curve.baseline else 0.0
     drops = [p.effect for p in curve.points]
-    ax.errorbar(ns, [d * scale for d in drops], yerr=_errors(drops, [p.effect_ci for p in curve.points], scale),
+    ax.errorbar(ns, [d * scale for d in drops], yerr=error_bars(drops, [p.effect_ci for p in curve.points], scale),
                 marker="o", capsize=3)
     ax.set_xscale("log", base=2)
     ax.set_xticks(ns, [str(n) for n in ns])
@@ -41,7 +27,7 @@ def plot_curve(curve: Curve, path: Path) -> Path:
     ax.set_ylabel(f"{curve.concept} pixels removed (%)")
     ax.set_title(f"{curve.concept}: baseline {curve.baseline:.1%} of pixels, {curve.samples} samples")
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_comparison(comparison: Comparison, concept: str, path: Path) -> Path:
@@ -50,14 +36,14 @@ def plot_comparison(comparison: Comparison, concept: str, path: Path) -> Path:
     ax = fig.add_subplot()
     for label, values, cis in (("optimised alpha", comparison.alpha_ace, comparison.alpha_ci),
                                ("IoU", comparison.iou_ace, comparison.iou_ci)):
-        ax.errorbar(comparison.sizes, values, yerr=_errors(values, cis), marker="o", capsize=3, label=label)
+        ax.errorbar(comparison.sizes, values, yerr=error_bars(values, cis), marker="o", capsize=3, label=label)
     ax.set_xscale("log", base=2)
     ax.set_xticks(comparison.sizes, [str(n) for n in comparison.sizes])
     ax.set_xlabel("top-n units")
     ax.set_ylabel(f"ACE on {concept} (held-out samples)")
     ax.legend()
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_context(result: ContextResult, path: Path) -> Path:
@@ -71,4 +57,4 @@ def plot_context(result: ContextResult, path: Path) -> Path:
     ax.set_ylabel(f"{result.concept} appears (%)")
     ax.set_xlabel("concept under the region before insertion")
     ax.tick_params(axis="x", rotation=45)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ganscope.intervene.edit import ablation
-from ganscope.intervene.engine import Lab
-from ganscope.io import GanscopeError
+from ganscope.edits import ablation
+from ganscope.errors import GanscopeError
+from ganscope.session import Cut
 from ganscope.stats import upsample
 
 ABLATION_SIZES = (4, 16, 128)
@@ -49,18 +49,18 @@ def mask_iou(acts: torch.Tensor, mask: torch.Tensor, quantile: float = 0.01,
 
 
 @torch.no_grad()
-def rank_by_mask(lab: Lab, index: int, mask: torch.Tensor, quantile: float = 0.01,
+def rank_by_mask(cut: Cut, index: int, mask: torch.Tensor, quantile: float = 0.01,
                  thresholds: torch.Tensor | None = None,
                  sizes: Sequence[int] = ABLATION_SIZES) -> tuple[MaskRanking, torch.Tensor]:
-    """The ranking for sample (lab.seed, index) and images (1 + len(sizes), 3, H, W): original, then top-n zeroed."""
-    (_, prefix), = lab.prefixes([index])
-    original = lab.finish(prefix)
+    """The ranking for sample (cut.seed, index) and images (1 + len(sizes), 3, H, W): original, then top-n zeroed."""
+    (_, prefix), = cut.prefixes([index])
+    original = cut.finish(prefix)
     if tuple(mask.shape) != tuple(original.shape[2:]):
         raise GanscopeError(f"mask is {tuple(mask.shape)}, the image is {tuple(original.shape[2:])}")
     scores = mask_iou(prefix.acts[0], mask.bool(), quantile, thresholds)
     ranking = scores.argsort(descending=True, stable=True).tolist()
     images = [original]
     for n in sizes:
-        images.append(lab.finish(prefix, ablation(lab.layer, ranking[:n])(prefix.acts)))
-    result = MaskRanking(lab.layer, lab.seed, index, ranking, scores.cpu().tolist())
+        images.append(cut.finish(prefix, ablation(cut.layer, ranking[:n])(prefix.acts)))
+    result = MaskRanking(cut.layer, cut.seed, index, ranking, scores.cpu().tolist())
     return result, torch.cat(images)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from torch import nn
 
-from ganscope.io import GanscopeError, load_weights
+from ganscope.errors import GanscopeError
+from ganscope.io import load_weights
 from ganscope.models.demo import DEMO_CHANNELS, DemoGenerator
 from ganscope.models.proggan import proggan_generator
 from ganscope.models.stylegan2 import stylegan2_generator
@@ -35,9 +36,14 @@ GENERATORS: dict[str, Factory] = {"demo": demo_generator, "proggan": proggan_gen
 def load_generator(spec: str) -> nn.Module:
     """Resolve a generator spec and check it follows the generator protocol."""
     gen = resolve(spec, GENERATORS, "generator")
+    check_generator(gen, spec)
+    return gen.eval().requires_grad_(False)
+
+
+def check_generator(gen: object, name: str = "generator") -> None:
+    """A torch module with a ``latent_shape`` of positive ints (what every sampler relies on)."""
     if not isinstance(gen, nn.Module):
-        raise GanscopeError(f"generator {spec!r} is a {type(gen).__name__}, not a torch.nn.Module")
+        raise GanscopeError(f"generator {name!r} is a {type(gen).__name__}, not a torch.nn.Module")
     shape = getattr(gen, "latent_shape", None)
     if shape is None or not all(isinstance(s, int) and s > 0 for s in shape):
-        raise GanscopeError(f"generator {spec!r} needs a latent_shape attribute (a tuple of positive ints)")
-    return gen.eval().requires_grad_(False)
+        raise GanscopeError(f"generator {name!r} needs a latent_shape attribute (a tuple of positive ints)")

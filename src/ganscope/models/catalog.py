@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ganscope.io import GanscopeError
+from ganscope.errors import GanscopeError
 
 PROGGAN_URL = "https://dissect.csail.mit.edu/models/"
 STYLEGAN2_URL = "http://rewriting.csail.mit.edu/data/models/"

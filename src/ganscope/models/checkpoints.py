@@ -18,7 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganscope.io import GanscopeError, load_weights
+from ganscope.errors import GanscopeError
+from ganscope.io import load_weights
 
 SAFE_GLOBALS = [argparse.Namespace]
 TRUST_HINT = ("if you trust its source, load it with trust=true in the spec (e.g. proggan:PATH?trust=true) "

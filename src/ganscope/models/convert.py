@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ganscope.io import GanscopeError, save_weights
+from ganscope.errors import GanscopeError
+from ganscope.io import save_weights
 from ganscope.models.checkpoints import flatten, read_checkpoint
 
 

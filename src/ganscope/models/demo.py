@@ -93,14 +93,38 @@ class DemoGenerator(nn.Module):
         self.num_layers = len(blocks)
         self.to_rgb = nn.ModuleList(EqualConv2d(c, 3, 1) for c in channels)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    @property
+    def resume_layers(self) -> list[str]:
+        """Layers this generator can stop after and resume from (``ganscope.resume.Resumable``)."""
+        return [f"layer{i}" for i in range(1, self.num_layers + 1)]
+
+    def _add_rgb(self, rgb: torch.Tensor | None, x: torch.Tensor, index: int) -> torch.Tensor | None:
+        if index % 2:  # the RGB head sits at the end of each resolution (even layers)
+            return rgb
+        out = self.to_rgb[index // 2 - 1](x)
+        return out if rgb is None else F.interpolate(rgb, scale_factor=2, mode="bilinear") + out
+
+    def forward_to(self, layer: str, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The output of ``layer`` and the skip-RGB sum of the resolutions finished before it."""
         x, rgb = z, None
-        for index in range(1, self.num_layers + 1):
+        for index in range(1, int(layer.removeprefix("layer")) + 1):
+            if index > 1:
+                rgb = self._add_rgb(rgb, x, index - 1)
             x = getattr(self, f"layer{index}")(x)
-            if index % 2 == 0:  # end of a resolution: add its RGB contribution
-                out = self.to_rgb[index // 2 - 1](x)
-                rgb = out if rgb is None else F.interpolate(rgb, scale_factor=2, mode="bilinear") + out
+        return x, rgb
+
+    def forward_from(self, layer: str, acts: torch.Tensor, rgb: torch.Tensor | None) -> torch.Tensor:
+        """Images from the (possibly edited) output of ``layer`` and the RGB sum before it."""
+        start = int(layer.removeprefix("layer"))
+        x = acts
+        for index in range(start, self.num_layers + 1):
+            if index > start:
+                x = getattr(self, f"layer{index}")(x)
+            rgb = self._add_rgb(rgb, x, index)
         return torch.tanh(rgb)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.forward_from("layer1", *self.forward_to("layer1", z))
 
 
 class DiscriminatorBlock(nn.Module):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from ganscope.io import GanscopeError, atomic_write
+from ganscope.errors import GanscopeError
+from ganscope.io import atomic_write
 from ganscope.models.catalog import CatalogEntry, cached_path
 
 CHUNK = 1 << 20

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganscope.io import GanscopeError
+from ganscope.errors import GanscopeError
 from ganscope.models.checkpoints import flatten, load_state, read_checkpoint, subtree
 from ganscope.spec_options import as_bool, split_options
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganscope.io import GanscopeError
+from ganscope.errors import GanscopeError
 from ganscope.models.checkpoints import flatten, load_state, read_checkpoint, subtree
 from ganscope.models.stylegan2_ops import fused_leaky_relu, make_kernel, upfirdn2d
 from ganscope.spec_options import as_bool, as_float, split_options

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ganscope.artifacts.summary import artifact_summary
-from ganscope.io import GanscopeError
+from ganscope.errors import GanscopeError
 from ganscope.report import plots, strips
 from ganscope.report.pages import copy_static, render
 from ganscope.report.summary import LayerSummary, Summary, slug, sorted_units, summarize

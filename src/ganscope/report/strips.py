@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganscope.io import GanscopeError, write_bytes
+from ganscope.errors import GanscopeError
+from ganscope.io import write_bytes
 from ganscope.results import Results
 from ganscope.stats import upsample
 

@@ -75,7 +75,7 @@ def summarize_layer(layer: LayerResult, categories: list[str], cutoff: float) ->
 
 
 def summarize(results: Results) -> Summary:
-    concept_category = {c["name"]: c["category"] for c in results.concepts[1:]}
+    concept_category = {c.name: c.category for c in results.concepts[1:]}
     present = set(concept_category.values())
     categories = [c for c in CATEGORY_NAMES if c in present] + sorted(present - set(CATEGORY_NAMES))
     layers = [summarize_layer(layer, categories, results.iou_cutoff) for layer in results.layers.values()]

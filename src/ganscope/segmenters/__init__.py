@@ -7,7 +7,8 @@ from typing import Any, Protocol
 
 import torch
 
-from ganscope.io import GanscopeError, load_weights
+from ganscope.errors import GanscopeError
+from ganscope.io import load_weights
 from ganscope.registry import Factory, resolve
 from ganscope.segmenters.demo import DemoSegmenter, DemoSegmenterNet
 from ganscope.segmenters.segformer import segformer_segmenter

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ganscope.io import GanscopeError
+from ganscope.errors import GanscopeError
 from ganscope.segmenters.ade20k import ADE20K_CLASSES, category
 from ganscope.spec_options import split_options
 

@@ -1,6 +1,6 @@
 """The FastAPI app: JSON API, the original tool's ``/api/generate``, and the paint and unit-browser pages.
 
-``create_app(generator, segmenter, results, directory=DIR)`` builds it; ``ganscope serve`` runs
+``create_app(session, results, directory=DIR)`` builds it; ``ganscope serve`` runs
 it under uvicorn. API docs (OpenAPI) are at ``/docs``. The only file the server writes is
 ``DIR/marked_units.json`` (units marked as artifacts in the unit browser).
 """
@@ -14,43 +14,42 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
-from torch import nn
 
 from ganscope.artifacts.marks import MarkStore
 from ganscope.artifacts.summary import candidate_ranking
-from ganscope.io import GanscopeError
+from ganscope.errors import GanscopeError
 from ganscope.results import Results
 from ganscope.server import schemas as s
 from ganscope.server.edits import PAINT_UNITS, legacy_edits, paint_edit, paint_layer
 from ganscope.server.errors import add_handlers
 from ganscope.server.limits import MAX_BODY_BYTES, BodyLimit
 from ganscope.server.service import ModelService, data_url
+from ganscope.session import Session
 
 STATIC = Path(__file__).parent / "static"
 PNG = {200: {"content": {"image/png": {}}, "description": "a PNG image"}}
 
 
-def create_app(generator: nn.Module, segmenter: Any, results: Results, *, device: str = "cpu",
-               layer: str | None = None, units: int = PAINT_UNITS, max_body: int = MAX_BODY_BYTES,
-               directory: str | Path | None = None) -> FastAPI:
-    """The server for ``generator`` and its dissection ``results``.
+def create_app(session: Session, results: Results, *, layer: str | None = None, units: int = PAINT_UNITS,
+               max_body: int = MAX_BODY_BYTES, directory: str | Path | None = None) -> FastAPI:
+    """The server for the session's generator and its dissection ``results``.
 
     ``layer`` and ``units`` set what painting a concept edits (default: the top 20 units
-    of the middle dissected layer). ``segmenter`` must be the one the results were dissected
-    with: its concepts are checked against theirs, so a palette never names the wrong labels.
+    of the middle dissected layer). The session's segmenter must be the one the results were
+    dissected with (or None): its concepts are checked against theirs, so a palette never names the wrong labels.
     ``directory`` is the results directory: artifact marks are kept there (without it, units
     cannot be marked) and the artifact ranking of ``ganscope artifacts`` is read from there.
     """
-    if list(getattr(segmenter, "concepts", results.concept_names)) != results.concept_names:
+    if list(getattr(session.segmenter, "concepts", results.concept_names)) != results.concept_names:
         raise GanscopeError(f"the segmenter's concepts differ from those of the results ({results.segmenter}); "
                             "serve the results with the segmenter they were dissected with")
-    service = ModelService(generator, results, device)
+    service = ModelService(session, results)
+    generator = session.generator
     store = None if directory is None else MarkStore(directory)
     if store is not None:
         store.load()  # a corrupt marks file stops the server at start, with the file named
     layer = layer or paint_layer(generator, results)
-    if layer not in results.layers:
-        raise GanscopeError(f"paint layer {layer!r} was not dissected; layers are: {', '.join(results.layers)}")
+    results.layer(layer)
     app = FastAPI(title="ganscope", summary="GAN Dissection: dissection results, interventions, painting.",
                   version="1")
     app.add_middleware(BodyLimit, max_bytes=max_body)
@@ -58,9 +57,10 @@ def create_app(generator: nn.Module, segmenter: Any, results: Results, *, device
     info = _info(results, layer, units, store is not None)
 
     def layer_result(name: str) -> Any:
-        if name not in results.layers:
-            raise HTTPException(404, f"layer {name!r} was not dissected; layers are: {', '.join(results.layers)}")
-        return results.layers[name]
+        try:
+            return results.layer(name)
+        except GanscopeError as err:
+            raise HTTPException(404, str(err)) from None
 
     def unit_result(name: str, unit: int) -> Any:
         units_ = layer_result(name).units
@@ -110,8 +110,7 @@ def create_app(generator: nn.Module, segmenter: Any, results: Results, *, device
     @app.get("/api/layers/{name}/units/{unit}", response_model=s.UnitDetail, tags=["results"])
     def get_unit(name: str, unit: int) -> s.UnitDetail:
         """A unit's dissection data; its top images are at ``strip``."""
-        data = unit_result(name, unit).__dict__
-        return s.UnitDetail(layer=name, strip=strip_url(name, unit), **data)
+        return s.UnitDetail(layer=name, strip=strip_url(name, unit), **unit_result(name, unit).model_dump())
 
     @app.get("/api/layers/{name}/units/{unit}/strip.png", response_class=Response, responses=PNG, tags=["images"])
     async def get_strip(name: str, unit: int) -> Response:
@@ -208,9 +207,9 @@ def _info(results: Results, layer: str, units: int, marking: bool) -> s.Info:
     concepts = []
     for concept in results.concepts[1:]:
         labelled = {name: [u.unit for u in sorted(r.units, key=lambda u: -u.iou)
-                           if u.label == concept["name"] and u.iou > results.iou_cutoff]
+                           if u.label == concept.name and u.iou > results.iou_cutoff]
                     for name, r in results.layers.items()}
-        concepts.append(s.ConceptInfo(name=concept["name"], category=concept.get("category", ""), units=labelled))
+        concepts.append(s.ConceptInfo(name=concept.name, category=concept.category, units=labelled))
     return s.Info(model=results.model, segmenter=results.segmenter,
                   seed=results.seed, image_size=results.image_size,
                   paint=s.PaintDefaults(layer=layer, units=units), layers=layers, concepts=concepts,

@@ -1,4 +1,4 @@
-"""Client edits -> ``ganscope.intervene`` Interventions, and images with a chain of them applied.
+"""Client edits -> ``ganscope.edits`` Interventions (the session applies them, in order).
 
 Each edit is one Intervention (h' = h + w (k - h)); edits are applied in order, so a later
 stroke paints over an earlier one exactly like the original tool's alpha compositing.
@@ -10,17 +10,17 @@ their 99.5th-percentile activation.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from ganscope.errors import GanscopeError
 from ganscope.intervene import Intervention, check_units, insertion_values
-from ganscope.io import GanscopeError
 from ganscope.results import Results
 from ganscope.server.masks import decode_mask, pooled, rasterise
 from ganscope.server.schemas import Edit, LegacyIntervention
-from ganscope.trace import TraceDict, get_module, layer_names
+from ganscope.trace import get_module, layer_names
 
 PAINT_UNITS = 20
 
@@ -37,8 +37,7 @@ def paint_layer(generator: nn.Module, results: Results) -> str:
 def paint_edit(edit: Edit, results: Results, layer: str, units: int) -> Intervention | None:
     """One paint edit as an Intervention on a dissected layer; None when its region is empty."""
     layer = edit.layer or layer
-    if layer not in results.layers:
-        raise GanscopeError(f"layer {layer!r} was not dissected; layers are: {', '.join(results.layers)}")
+    results.layer(layer)
     size = results.image_size
     if edit.strokes is not None:
         region = pooled(rasterise([(s.points, s.radius) for s in edit.strokes], size))
@@ -80,22 +79,3 @@ def legacy_edits(interventions: Sequence[LegacyIntervention], generator: nn.Modu
                 alpha, value = torch.tensor(list(units.values())).T
                 edits.append(Intervention(layer, list(units), value, region, alpha))
     return edits
-
-
-@torch.no_grad()
-def edited_images(generator: nn.Module, edits: Sequence[Intervention], z: torch.Tensor) -> torch.Tensor:
-    """Images for latents ``z`` with ``edits`` applied in order (any number of layers)."""
-    chains: dict[str, list[Intervention]] = defaultdict(list)
-    for edit in edits:
-        chains[edit.layer].append(edit)
-    with TraceDict(generator, [], edits={layer: _chain(chain) for layer, chain in chains.items()}, retain=False):
-        return generator(z)
-
-
-def _chain(edits: list[Intervention]) -> Callable[[torch.Tensor], torch.Tensor]:
-    def apply(acts: torch.Tensor) -> torch.Tensor:
-        for edit in edits:
-            acts = edit(acts)
-        return acts
-
-    return apply

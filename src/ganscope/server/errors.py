@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from ganscope.io import GanscopeError
+from ganscope.errors import GanscopeError
 
 log = logging.getLogger("ganscope.server")
 

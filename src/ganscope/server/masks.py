@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
+from ganscope.errors import GanscopeError
 from ganscope.intervene import Region
-from ganscope.io import GanscopeError
 from ganscope.server.limits import MAX_MASK_SIDE
 
 DATA_URL = re.compile(r"^(?:data:)?image/\w+;base64,")

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ganscope.results import UnitResult
 from ganscope.server.limits import MAX_COORD, MAX_EDITS, MAX_IMAGES, MAX_POINTS, MAX_UNITS
 
 Coordinate = Annotated[float, Field(ge=-MAX_COORD, le=MAX_COORD)]
@@ -71,18 +72,12 @@ class UnitSummary(BaseModel):
     strip: str = Field(description="URL of the unit's top samples with its region outlined")
 
 
-class UnitDetail(BaseModel):
+class UnitDetail(UnitResult):
+    """A unit of results.json (the one results schema), with where it sits and where its images are."""
+
+    model_config = ConfigDict(strict=False)
+
     layer: str
-    unit: int
-    threshold: float
-    label: str
-    category: str
-    iou: float
-    top_concepts: list[tuple[str, float]]
-    top_samples: list[int]
-    insertion_value: float
-    mean: float
-    std: float
     strip: str
 
 

@@ -1,4 +1,4 @@
-"""The model behind the server: one generator, used by one request at a time, off the event loop.
+"""The session behind the server: used by one request at a time, off the event loop.
 
 Every model call goes through ``ModelService.call``, which runs it in a worker thread
 under a lock: requests keep being accepted and parsed (and slow clients keep uploading)
@@ -19,15 +19,13 @@ import numpy as np
 import torch
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
-from torch import nn
 
-from ganscope.images import check_finite, png_bytes, to_pil, to_uint8
+from ganscope.errors import GanscopeError
+from ganscope.images import png_bytes, to_pil, to_uint8
 from ganscope.intervene import Intervention
-from ganscope.io import GanscopeError
 from ganscope.report.strips import SampleImages, compose, encode, regions, tile_size
 from ganscope.results import Results
-from ganscope.sampling import latents
-from ganscope.server.edits import edited_images
+from ganscope.session import Session
 
 T = TypeVar("T")
 CACHED_IMAGES = 256
@@ -38,11 +36,11 @@ def data_url(png: bytes) -> str:
 
 
 class ModelService:
-    """Generator + dissection results; every public method that runs the model is serialised."""
+    """A session + its dissection results; every public method that runs the model is serialised."""
 
-    def __init__(self, generator: nn.Module, results: Results, device: str = "cpu"):
-        self.generator, self.results, self.device = generator.to(device), results, device
-        self.latent_shape = tuple(generator.latent_shape)
+    def __init__(self, session: Session, results: Results):
+        self.session, self.results = session.with_options(seed=results.seed), results
+        self.latent_shape = session.latent_shape
         self._lock = threading.Lock()
         self.sample_png = lru_cache(CACHED_IMAGES)(self._sample_png)
         self.unit_strip = lru_cache(CACHED_IMAGES)(self._unit_strip)
@@ -56,7 +54,7 @@ class ModelService:
             return fn(*args)
 
     def latents(self, seed: int, indices: Sequence[int]) -> torch.Tensor:
-        return latents(seed, indices, self.latent_shape)
+        return self.session.with_options(seed=seed).latents(indices)
 
     def as_latents(self, zs: Sequence[Sequence[float]]) -> torch.Tensor:
         """Client latents, flat or not, checked against the generator's latent size."""
@@ -72,8 +70,7 @@ class ModelService:
 
     def images(self, z: torch.Tensor, edits: Sequence[Intervention], samples: Sequence[int]) -> list[bytes]:
         """PNG bytes of each image for latents ``z`` with ``edits`` applied; ``samples`` name them in errors."""
-        out = edited_images(self.generator, edits, z.to(self.device))
-        check_finite("the generated images", out, samples)
+        out = self.session.images(samples, z=z, edits=edits)
         return [png_bytes(to_pil(image)) for image in out]
 
     def _sample_png(self, seed: int, index: int) -> bytes:
@@ -96,6 +93,5 @@ class GeneratedSamples(SampleImages):
         self.service = service
 
     def read(self, index: int) -> np.ndarray:
-        z = self.service.latents(self.service.results.seed, [index]).to(self.service.device)
-        image = Image.fromarray(to_uint8(edited_images(self.service.generator, [], z)[0]))
+        image = Image.fromarray(to_uint8(self.service.session.images([index])[0]))
         return np.asarray(image.resize(self.tile[::-1], Image.Resampling.BILINEAR))

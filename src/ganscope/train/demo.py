@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
-from ganscope.io import GanscopeError, load_checkpoint, save_checkpoint, save_weights
+from ganscope.errors import GanscopeError
+from ganscope.io import load_checkpoint, save_checkpoint, save_weights
 from ganscope.models.demo import DemoDiscriminator, DemoGenerator, StridedDiscriminator
 from ganscope.segmenters import load_segmenter
 from ganscope.segmenters.demo import DemoSegmenterNet

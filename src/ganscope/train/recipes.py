@@ -10,7 +10,7 @@ import difflib
 import json
 from dataclasses import asdict, dataclass, field
 
-from ganscope.io import GanscopeError
+from ganscope.errors import GanscopeError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from typing import Any
 import torch
 from safetensors import safe_open
 
-from ganscope.io import GanscopeError, save_weights
+from ganscope.errors import GanscopeError
+from ganscope.io import save_weights
 
 TREE_KEY = "ganscope_state_tree"
 

@@ -1,7 +1,7 @@
 """The FID Inception v3 (pytorch-fid's ``pt_inception-2015-12-05`` weights) without torchvision.
 
 Layer names match the weights file, so the state dict loads as is. The network only
-runs when the weights are on disk (``ganscope.features``); nothing here downloads them.
+runs when the weights are on disk (``ganscope.artifacts.features``); nothing here downloads them.
 Images in [-1, 1] are resized to 299 x 299 (bilinear) and mapped to 2048-d pool features.
 """
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ganscope.io import GanscopeError
+from ganscope.errors import GanscopeError
 
 
 @dataclass(frozen=True)

@@ -15,42 +15,41 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-import torch.nn.functional as F
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from torch import nn
 
-from ganscope.images import check_finite
-from ganscope.io import GanscopeError, load_checkpoint, save_checkpoint
+from ganscope.errors import GanscopeError
+from ganscope.io import load_checkpoint, save_checkpoint
+from ganscope.progress import ProgressCallback, progress_bar
 from ganscope.results import LayerResult, Results, UnitResult, Upsampling
-from ganscope.sampling import batches, check_device, latents
-from ganscope.segmenters import CATEGORY_NAMES, check_segmenter
+from ganscope.segmenters import CATEGORY_NAMES
+from ganscope.session import Session
 from ganscope.shards import Span, add_span, covered, gaps, split
 from ganscope.stats import JointHistogram, Moments, TopK, upsample
-from ganscope.trace import TraceDict, get_module
+from ganscope.trace import get_module
 
 INSERTION_QUANTILE = 0.005  # insertion value k_u: the unit's 99.5th-percentile activation
 PILOT_GROUPS = 4  # lo is the lowest of the groups' estimates (see pilot_ranges)
 MAX_SEG_SIZE = 4096  # a larger segmentation side is a typo: its label maps alone would fill memory
+log = logging.getLogger("ganscope")
 
 
 @dataclass
 class DissectConfig:
+    """What a dissection computes; the session says which models, seed, device and batch size."""
+
     layers: list[str]
     samples: int
-    seed: int = 0
     threshold: str = "quantile"
     quantile: float = 0.01
     iou_cutoff: float = 0.04
-    batch_size: int = 16
-    device: str = "cpu"
     seg_size: int | None = None
     bins: int = 256
     pilot: int = 64
@@ -58,38 +57,34 @@ class DissectConfig:
     topk: int = 8
     checkpoint: Path | None = None
     checkpoint_every: int = 8  # batches per shard; the merged tallies are checkpointed after each shard
-    progress: bool = True
-    model_name: str = "custom"
-    segmenter_name: str = "custom"
-    extra: dict[str, Any] = field(default_factory=dict)
+    progress: bool | ProgressCallback = False
 
-    def validate(self) -> None:
-        if self.samples < 1:
-            raise GanscopeError(f"--samples must be >= 1, got {self.samples}")
-        if self.batch_size < 1:
-            raise GanscopeError(f"--batch-size must be >= 1, got {self.batch_size}")
-        if self.threshold not in ("quantile", "iqr"):
-            raise GanscopeError(f"--threshold must be quantile or iqr, got {self.threshold!r}")
-        if not 0 < self.quantile < 1:
-            raise GanscopeError(f"--quantile must be in (0, 1), got {self.quantile}")
-        if not self.layers:
-            raise GanscopeError("give at least one --layer")
-        if self.seg_size is not None and not 1 <= self.seg_size <= MAX_SEG_SIZE:
-            raise GanscopeError(f"--seg-size must be in 1..{MAX_SEG_SIZE}, got {self.seg_size}")
-        if not self.tail_factor >= 1:
-            raise GanscopeError(f"--tail-factor must be >= 1, got {self.tail_factor}")
-        if self.bins < 1:
-            raise GanscopeError(f"--bins must be >= 1, got {self.bins}")
-        if not 0 <= self.iou_cutoff < 1:
-            raise GanscopeError(f"--iou-cutoff must be in [0, 1), got {self.iou_cutoff}")
-        check_device(self.device)
+    def __post_init__(self) -> None:
+        """Checked once, here: error messages name the Python argument (the CLI names its flag)."""
+        checks = [
+            ("samples", self.samples >= 1, f"must be >= 1, got {self.samples}"),
+            ("threshold", self.threshold in ("quantile", "iqr"), f"must be quantile or iqr, got {self.threshold!r}"),
+            ("quantile", 0 < self.quantile < 1, f"must be in (0, 1), got {self.quantile}"),
+            ("layers", bool(self.layers), "must name at least one layer"),
+            ("seg_size", self.seg_size is None or 1 <= self.seg_size <= MAX_SEG_SIZE,
+             f"must be in 1..{MAX_SEG_SIZE}, got {self.seg_size}"),
+            ("tail_factor", self.tail_factor >= 1, f"must be >= 1, got {self.tail_factor}"),
+            ("bins", self.bins >= 1, f"must be >= 1, got {self.bins}"),
+            ("iou_cutoff", 0 <= self.iou_cutoff < 1, f"must be in [0, 1), got {self.iou_cutoff}"),
+            ("checkpoint_every", self.checkpoint_every >= 1, f"must be >= 1, got {self.checkpoint_every}"),
+        ]
+        for argument, ok, problem in checks:
+            if not ok:
+                raise GanscopeError(f"{argument} {problem}", argument=argument)
+        self.layers = list(self.layers)
 
-    def fingerprint(self) -> str:
-        """What determines the result (not batch size, device, or progress display)."""
-        keys = ("layers", "samples", "seed", "threshold", "quantile", "seg_size", "bins", "pilot",
-                "tail_factor", "topk", "model_name", "segmenter_name")
-        data = {k: v for k, v in asdict(self).items() if k in keys}
-        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    def fingerprint(self, session: Session) -> dict[str, str]:
+        """What determines the result, in parts (not batch size, device or progress display)."""
+        keys = ("layers", "samples", "threshold", "quantile", "seg_size", "bins", "pilot", "tail_factor", "topk")
+        options = {k: v for k, v in asdict(self).items() if k in keys}
+        options.update(seed=session.seed, model=session.model_name, segmenter=session.segmenter_name)
+        digest = hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return {"options": digest, "weights": session.weights_fingerprint}
 
 
 @dataclass(frozen=True)
@@ -143,74 +138,6 @@ class LayerTally:
         return tally
 
 
-class Observer:
-    """Runs generator + segmenter on sample indices and returns checked activations and labels."""
-
-    def __init__(self, generator: nn.Module, segmenter: Any, cfg: DissectConfig):
-        self.generator, self.segmenter, self.cfg = generator, segmenter, cfg
-        for layer in cfg.layers:
-            get_module(generator, layer)
-        check_segmenter(segmenter)
-        self.concepts = len(segmenter.concepts)
-
-    @torch.no_grad()
-    def __call__(self, indices: Sequence[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
-        cfg = self.cfg
-        shape = tuple(self.generator.latent_shape)
-        z = latents(cfg.seed, indices, shape).to(cfg.device)
-        with TraceDict(self.generator, cfg.layers) as traces:
-            try:
-                images = self.generator(z)
-            except RuntimeError as err:
-                raise GanscopeError(
-                    f"generator failed on latents of shape {tuple(z.shape)} (latent_shape {shape}): "
-                    f"{str(err).splitlines()[0]}"
-                ) from err
-        images = _check_images(images, indices)
-        acts = {name: _check_activations(name, traces[name].output, indices) for name in cfg.layers}
-        labels = self._labels(images, indices)
-        return acts, labels, images
-
-    def _labels(self, images: torch.Tensor, indices: Sequence[int]) -> torch.Tensor:
-        labels = self.segmenter.segment(images)
-        if not isinstance(labels, torch.Tensor) or labels.dim() != 3 or labels.shape[0] != images.shape[0]:
-            got = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
-            raise GanscopeError(f"segmenter returned {got}; expected a LongTensor of shape (B, H, W)")
-        if labels.dtype.is_floating_point or labels.dtype == torch.bool:
-            raise GanscopeError(f"segmenter returned dtype {labels.dtype}; expected integer labels")
-        labels = labels.long()
-        if labels.numel() and (labels.min() < 0 or labels.max() >= self.concepts):
-            raise GanscopeError(f"segmenter returned labels outside [0, {self.concepts}) for samples "
-                                f"{indices[0]}..{indices[-1]}")
-        size = self.seg_size(images)
-        if tuple(labels.shape[1:]) != size:
-            labels = F.interpolate(labels[:, None].float(), size=size, mode="nearest")[:, 0].long()
-        return labels
-
-    def seg_size(self, images: torch.Tensor) -> tuple[int, int]:
-        s = self.cfg.seg_size
-        return (s, s) if s else (images.shape[2], images.shape[3])
-
-
-def _check_images(images: Any, indices: Sequence[int]) -> torch.Tensor:
-    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
-        got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise GanscopeError(f"generator returned {got}; expected images of shape (B, 3, H, W)")
-    check_finite("generator output", images, indices)
-    return images
-
-
-def _check_activations(layer: str, acts: torch.Tensor | None, indices: Sequence[int]) -> torch.Tensor:
-    if acts is None:
-        raise GanscopeError(f"layer {layer!r} did not run during the generator's forward pass")
-    if acts.dim() == 2:  # a vector layer: one "pixel" per unit
-        acts = acts[:, :, None, None]
-    if acts.dim() != 4:
-        raise GanscopeError(f"layer {layer!r} output has shape {tuple(acts.shape)}; expected (B, units, h, w)")
-    check_finite(f"activations of layer {layer!r}", acts, indices)
-    return acts.float()
-
-
 def pilot_ranges(acts: torch.Tensor, size: tuple[int, int], cfg: DissectConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-unit histogram range (lo, hi) from pilot activations (P, units, h, w).
 
@@ -259,13 +186,13 @@ class InProcess:
 
 
 class Dissection:
-    """Holds the observer and tallies for one run; ``run`` does the pass, ``results`` finishes."""
+    """Holds the session and tallies for one run; ``run`` does the pass, ``results`` finishes."""
 
-    def __init__(self, generator: nn.Module, segmenter: Any, cfg: DissectConfig):
-        cfg.validate()
-        self.cfg = cfg
-        self.observe = Observer(generator, segmenter, cfg)
-        self.segmenter = segmenter
+    def __init__(self, session: Session, cfg: DissectConfig):
+        for layer in cfg.layers:
+            get_module(session.generator, layer)
+        session.concepts  # noqa: B018 (a dissection needs a segmenter: fail now, not after the pilot)
+        self.session, self.cfg = session, cfg
         self.tallies: dict[str, LayerTally] = {}
         self.tallied: list[Span] = []  # sample ranges merged into the tallies (sorted, disjoint)
         self.elapsed = 0.0
@@ -278,8 +205,8 @@ class Dissection:
 
     # -- state --------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"fingerprint": self.cfg.fingerprint(), "done": self.done, "tallied": [list(s) for s in self.tallied],
-                "elapsed": self.elapsed, "image_size": self.image_size,
+        return {"fingerprint": self.cfg.fingerprint(self.session), "done": self.done,
+                "tallied": [list(s) for s in self.tallied], "elapsed": self.elapsed, "image_size": self.image_size,
                 "tallies": {k: t.state_dict() for k, t in self.tallies.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -289,11 +216,16 @@ class Dissection:
         self.elapsed, self.image_size = state["elapsed"], list(state["image_size"])
 
     def try_resume(self) -> bool:
+        """Resume from the checkpoint when it was made by the same options and weights; else say why not."""
         path = self.cfg.checkpoint
         if path is None or not path.is_file():
             return False
         state = load_checkpoint(path)
-        if state.get("fingerprint") != self.cfg.fingerprint():
+        mine, theirs = self.cfg.fingerprint(self.session), state.get("fingerprint")
+        if theirs != mine:
+            changed = ("the generator's or segmenter's weights" if isinstance(theirs, dict)
+                       and theirs.get("options") == mine["options"] else "the options")
+            log.warning("not resuming from %s: %s changed since it was written; starting afresh", path, changed)
             return False
         self.load_state_dict(state)
         return True
@@ -308,14 +240,23 @@ class Dissection:
 
     def empty_tallies(self, layouts: dict[str, TallyLayout]) -> dict[str, LayerTally]:
         cfg = self.cfg
-        return {name: LayerTally.empty(layout, cfg.bins, self.observe.concepts, cfg.topk)
+        return {name: LayerTally.empty(layout, cfg.bins, len(self.session.concepts), cfg.topk)
                 for name, layout in layouts.items()}
+
+    def observe(self, indices: Sequence[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """Activations of the dissected layers, labels at the segmentation size, and images."""
+        acts, images = self.session.observe(indices, self.cfg.layers)
+        return acts, self.session.labels(images, self.seg_size(images), indices), images
+
+    def seg_size(self, images: torch.Tensor) -> tuple[int, int]:
+        s = self.cfg.seg_size
+        return (s, s) if s else (images.shape[2], images.shape[3])
 
     def tally_shard(self, span: Span, layouts: dict[str, TallyLayout],
                     on_samples: Callable[[int], None] | None = None) -> dict[str, LayerTally]:
         """Tallies of samples [start, stop) from empty ones: the unit of work of every executor."""
         tallies = self.empty_tallies(layouts)
-        for idx in batches(range(*span), self.cfg.batch_size):
+        for idx in self.session.batches(range(*span)):
             acts, labels, _ = self.observe(idx)
             _update(tallies, idx, acts, labels)
             if on_samples is not None:
@@ -326,10 +267,10 @@ class Dissection:
         """Observe the first samples, fix each unit's histogram range from them, and tally them."""
         cfg = self.cfg
         span = (0, min(cfg.pilot, cfg.samples))
-        observed = [(idx, *self.observe(idx)) for idx in batches(range(*span), cfg.batch_size)]
+        observed = [(idx, *self.observe(idx)) for idx in self.session.batches(range(*span))]
         images = observed[0][3]
         self.image_size = [images.shape[2], images.shape[3]]
-        size = self.observe.seg_size(images)
+        size = self.seg_size(images)
         layouts = {}
         for name in cfg.layers:
             acts = torch.cat([o[1][name].cpu() for o in observed])
@@ -348,17 +289,24 @@ class Dissection:
         cfg = self.cfg
         started = time.perf_counter()
         self.try_resume()
-        with _progress(cfg.progress) as bar:
-            task = bar.add_task("dissect", total=cfg.samples, completed=self.done)
+        with progress_bar(cfg.progress, "dissect", cfg.samples) as update:
+            update(self.done)
             if not self.tallies:
                 self.pilot()
-                bar.update(task, completed=self.done)
-            shards = split(gaps(self.tallied, cfg.samples), cfg.checkpoint_every * cfg.batch_size)
-            arrivals = (executor or InProcess()).map(self, shards, self.layouts(), lambda n: bar.advance(task, n))
+                update(self.done)
+            shards = split(gaps(self.tallied, cfg.samples), cfg.checkpoint_every * self.session.batch_size)
+            seen = [self.done]
+
+            def on_samples(n: int) -> None:
+                seen[0] += n
+                update(seen[0])
+
+            arrivals = (executor or InProcess()).map(self, shards, self.layouts(), on_samples)
             with closing(arrivals):
                 for span, tallies in arrivals:
                     self.merge(span, tallies)
-                    bar.update(task, completed=self.done)
+                    seen[0] = self.done
+                    update(self.done)
                     self.elapsed += time.perf_counter() - started
                     started = time.perf_counter()
                     self.save()
@@ -374,7 +322,7 @@ class Dissection:
 
     # -- results ------------------------------------------------------------------
     def results(self) -> Results:
-        cfg, seg = self.cfg, self.segmenter
+        cfg, session = self.cfg, self.session
         layers = {name: self._layer_result(name, tally) for name, tally in self.tallies.items()}
         tables: dict[str, torch.Tensor] = {}
         for name, tally in self.tallies.items():
@@ -382,11 +330,11 @@ class Dissection:
             tables[f"{name}/topk_maps"] = tally.topk.maps
             tables[f"{name}/topk_indices"] = tally.topk.indices
             tables[f"{name}/topk_scores"] = tally.topk.scores
-        size = self.observe.seg_size(torch.empty(1, 3, *self.image_size))
+        size = self.seg_size(torch.empty(1, 3, *self.image_size))
         return Results(
-            model=cfg.model_name, segmenter=cfg.segmenter_name, samples=cfg.samples, seed=cfg.seed,
+            model=session.model_name, segmenter=session.segmenter_name, samples=cfg.samples, seed=session.seed,
             threshold_rule=cfg.threshold, quantile=cfg.quantile, iou_cutoff=cfg.iou_cutoff,
-            concepts=[{"name": n, "category": c} for n, c in zip(seg.concepts, seg.categories)],
+            concepts=[{"name": n, "category": c} for n, c in zip(session.concepts, session.categories)],
             layers=layers, upsampling=Upsampling(mode="bilinear", align_corners=False, size=list(size)),
             image_size=self.image_size, elapsed_seconds=round(self.elapsed, 3), tables=tables,
         )
@@ -401,7 +349,8 @@ class Dissection:
         return iou, cols
 
     def _layer_result(self, name: str, tally: LayerTally) -> LayerResult:
-        cfg, seg, hist = self.cfg, self.segmenter, tally.histogram
+        cfg, hist = self.cfg, tally.histogram
+        concepts, categories = self.session.concepts, self.session.categories
         iou, cols = self._iou(tally)
         edges = hist.edges()
         best = iou[:, 1:].argmax(1) + 1
@@ -418,15 +367,15 @@ class Dissection:
         units = []
         for u in range(hist.units):
             order = iou[u].argsort(dim=-1, descending=True, stable=True)[:5]
-            top = [(seg.concepts[c], round(float(iou[u, c]), 6)) for c in order.tolist() if iou[u, c] > 0]
+            top = [(concepts[c], round(float(iou[u, c]), 6)) for c in order.tolist() if iou[u, c] > 0]
             b = int(best[u])
             units.append(UnitResult(
-                unit=u, threshold=float(thresholds[u]), label=seg.concepts[b], category=seg.categories[b],
+                unit=u, threshold=float(thresholds[u]), label=concepts[b], category=categories[b],
                 iou=round(float(iou[u, b]), 6), top_concepts=top, top_samples=tally.topk.indices[u].tolist(),
                 insertion_value=float(insertion[u]), mean=_sig(tally.moments.mean[u]), std=_sig(tally.moments.std[u]),
             ))
-        categories = [c for c in CATEGORY_NAMES if c in seg.categories]
-        counts = {c: sum(1 for u in units if u.iou > cfg.iou_cutoff and u.category == c) for c in categories}
+        present = [c for c in CATEGORY_NAMES if c in categories]
+        counts = {c: sum(1 for u in units if u.iou > cfg.iou_cutoff and u.category == c) for c in present}
         acts_shape = list(tally.topk.maps.shape)
         return LayerResult(name=name, shape=[hist.units, *acts_shape[2:]], units=units, interpretable=counts,
                            threshold_bound=float(hist.width.max()), tail_warnings=warnings)
@@ -442,46 +391,3 @@ def _update(tallies: dict[str, LayerTally], indices: Sequence[int], acts: dict[s
 def _sig(value: torch.Tensor) -> float:
     """Nine significant digits: float sums merged in another order differ only in the last bits."""
     return float(f"{float(value):.9g}")
-
-
-def _progress(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        disable=not enabled,
-    )
-
-
-def dissect(generator: nn.Module, segmenter: Any, layers: Sequence[str], samples: int, seed: int = 0,
-            threshold: str = "quantile", **options: Any) -> Results:
-    """Dissect ``layers`` of ``generator`` over ``samples`` samples; see ``DissectConfig`` for options."""
-    cfg = DissectConfig(layers=list(layers), samples=samples, seed=seed, threshold=threshold, **options)
-    run = Dissection(generator, segmenter, cfg)
-    run.run()
-    return run.results()
-
-
-def load_models(model: str, segmenter: str, device: str) -> tuple[nn.Module, Any]:
-    """Generator and segmenter from their specs, on ``device`` (what the CLI and Ray workers run)."""
-    from ganscope.models import load_generator
-    from ganscope.segmenters import load_segmenter
-
-    check_device(device)
-    gen = load_generator(model).to(device)
-    seg = load_segmenter(segmenter)
-    if hasattr(seg, "to"):
-        seg.to(device)
-    return gen, seg
-
-
-@torch.no_grad()
-def render_samples(generator: nn.Module, seed: int, indices: Sequence[int], directory: Path,
-                   batch_size: int = 16, device: str = "cpu") -> list[Path]:
-    """Write ``directory/{index}.png`` for each sample index (skipping ones already there)."""
-    from ganscope.images import save_png
-
-    todo = [i for i in sorted(set(indices)) if not (directory / f"{i}.png").is_file()]
-    for idx in batches(todo, batch_size):
-        images = generator(latents(seed, idx, tuple(generator.latent_shape)).to(device))
-        for i, image in zip(idx, images):
-            save_png(directory / f"{i}.png", image)
-    return [directory / f"{i}.png" for i in indices]

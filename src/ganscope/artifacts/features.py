@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from ganscope.inception import INCEPTION_FILE, FidInception
-from ganscope.io import GanscopeError
+from ganscope.artifacts.inception import INCEPTION_FILE, FidInception
+from ganscope.errors import GanscopeError
 from ganscope.models.catalog import cache_dir
 from ganscope.registry import resolve
 

@@ -12,11 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ganscope.intervene.regions import Region
-from ganscope.io import GanscopeError
-from ganscope.results import Results
-
-VALUE_RULES = ("p99.5", "mean+3std")  # insertion value per unit: 99.5th percentile (default), mean + 3 std
+from ganscope.errors import GanscopeError
+from ganscope.regions import Region
 
 
 def check_units(units: Sequence[int], count: int, layer: str) -> list[int]:
@@ -28,19 +25,6 @@ def check_units(units: Sequence[int], count: int, layer: str) -> list[int]:
     if bad:
         raise GanscopeError(f"unit {bad[0]} is out of range: layer {layer!r} has {count} units (0..{count - 1})")
     return units
-
-
-def insertion_values(results: Results, layer: str, units: Sequence[int], rule: str = "p99.5") -> torch.Tensor:
-    """k_u for each unit from the dissection statistics: its 99.5th-percentile activation, or mean + 3 std."""
-    if rule not in VALUE_RULES:
-        raise GanscopeError(f"unknown insertion value rule {rule!r}; use {' or '.join(VALUE_RULES)}")
-    if layer not in results.layers:
-        raise GanscopeError(f"layer {layer!r} was not dissected; layers are: {', '.join(results.layers)}")
-    stats = results.layers[layer].units
-    units = check_units(units, len(stats), layer)
-    if rule == "p99.5":
-        return torch.tensor([stats[u].insertion_value for u in units])
-    return torch.tensor([stats[u].mean + 3 * stats[u].std for u in units])
 
 
 @dataclass

@@ -1,23 +1,22 @@
 """Run a generator up to a layer once, then finish it many times from edited activations.
 
-``resumer(generator, layer)`` picks the fastest exact path: the demo generator and
-``nn.Sequential`` generators resume from the layer's output without recomputing the
-layers before it; any other module re-runs its forward with a trace hook that swaps
-in the edited activations (correct for any module, just slower).
+``resumer(generator, layer)`` picks the fastest exact path. A generator may implement the
+``Resumable`` protocol beside its ``forward`` (the demo generator does): then only the part
+after the layer runs again. ``nn.Sequential`` generators resume from the layer's child. Any
+other module re-runs its forward with a trace hook that swaps in the edited activations
+(correct for any module, just slower).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
-from ganscope.io import GanscopeError
-from ganscope.models.demo import DemoGenerator
+from ganscope.errors import GanscopeError
 from ganscope.trace import Trace, get_module
 
 
@@ -70,40 +69,39 @@ class SequentialResumer:
         return self.tail(acts)
 
 
-class DemoResumer:
-    """The demo generator: the prefix carries the skip-RGB sum of the resolutions finished before the layer."""
+@runtime_checkable
+class Resumable(Protocol):
+    """A generator that can stop after a layer and resume from that layer's (edited) output.
 
-    def __init__(self, generator: DemoGenerator, layer: str):
-        self.g, self.index = generator, int(layer.removeprefix("layer"))
+    ``forward_to`` returns the layer's output and whatever else the rest of the pass needs;
+    ``forward_from(layer, acts, state)`` must equal ``forward`` with the layer's output replaced.
+    """
 
-    def _rgb(self, rgb: torch.Tensor | None, x: torch.Tensor, index: int) -> torch.Tensor | None:
-        if index % 2:  # the RGB head sits at the end of each resolution (even layers)
-            return rgb
-        out = self.g.to_rgb[index // 2 - 1](x)
-        return out if rgb is None else nn.functional.interpolate(rgb, scale_factor=2, mode="bilinear") + out
+    resume_layers: Collection[str]
+
+    def forward_to(self, layer: str, z: torch.Tensor) -> tuple[torch.Tensor, Any]: ...
+
+    def forward_from(self, layer: str, acts: torch.Tensor, state: Any) -> torch.Tensor: ...
+
+
+class ProtocolResumer:
+    """A ``Resumable`` generator: the prefix is what its ``forward_to`` returns."""
+
+    def __init__(self, generator: Resumable, layer: str):
+        self.generator, self.layer = generator, layer
 
     def prepare(self, z: torch.Tensor) -> Prefix:
-        x, rgb = z, None
-        for index in range(1, self.index + 1):
-            if index > 1:
-                rgb = self._rgb(rgb, x, index - 1)
-            x = getattr(self.g, f"layer{index}")(x)
-        return Prefix(x, rgb)
+        return Prefix(*self.generator.forward_to(self.layer, z))
 
     def finish(self, prefix: Prefix, acts: torch.Tensor) -> torch.Tensor:
-        x, rgb = acts, prefix.state
-        for index in range(self.index, self.g.num_layers + 1):
-            if index > self.index:
-                x = getattr(self.g, f"layer{index}")(x)
-            rgb = self._rgb(rgb, x, index)
-        return torch.tanh(rgb)
+        return self.generator.forward_from(self.layer, acts, prefix.state)
 
 
 def resumer(generator: nn.Module, layer: str, generic: bool = False) -> Resumer:
     """The fastest exact resumer for ``generator`` at ``layer`` (``generic=True`` forces the trace path)."""
     get_module(generator, layer)
-    if not generic and type(generator) is DemoGenerator and re.fullmatch(r"layer\d+", layer):
-        return DemoResumer(generator, layer)
+    if not generic and isinstance(generator, Resumable) and layer in generator.resume_layers:
+        return ProtocolResumer(generator, layer)
     if not generic and isinstance(generator, nn.Sequential) and layer in dict(generator.named_children()):
         return SequentialResumer(generator, layer)
     return TraceResumer(generator, layer)
