@@ -1,23 +1,22 @@
-"""The ganscope command as a user runs it: dissect end to end and every bad input."""
+"""The ganscope command as a user runs it (in process, through typer's runner): dissect end to end and every
+bad input."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
-TESTS = Path(__file__).parent
+from ganscope.cli import app
+
 GEN, SEG = "synthetic:make_generator", "synthetic:make_segmenter"
 
 
-def ganscope(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(TESTS), "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "ganscope", *args], capture_output=True, text=True, env=env,
-                          timeout=120, stdin=subprocess.DEVNULL)
+def ganscope(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
 
 
 def dissect_args(out: Path, *extra: str) -> list[str]:
@@ -27,7 +26,7 @@ def dissect_args(out: Path, *extra: str) -> list[str]:
 
 def test_dissect_writes_results_and_samples(tmp_path: Path):
     run = ganscope(*dissect_args(tmp_path, "-l", "layer2", "--threshold", "iqr"))
-    assert run.returncode == 0, run.stderr
+    assert run.exit_code == 0, run.output
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["threshold_rule"] == "iqr" and data["samples"] == 12 and list(data["layers"]) == ["layer1", "layer2"]
     assert data["layers"]["layer1"]["units"][0]["label"] == "alpha"
@@ -35,7 +34,7 @@ def test_dissect_writes_results_and_samples(tmp_path: Path):
     assert all((tmp_path / "samples" / f"{i}.png").is_file() for i in tops)
     assert "interpretable units" in run.stdout
     again = ganscope(*dissect_args(tmp_path, "-l", "layer2", "--threshold", "iqr"))  # resumes: nothing left to do
-    assert again.returncode == 0 and json.loads((tmp_path / "results.json").read_text())["layers"] == data["layers"]
+    assert again.exit_code == 0 and json.loads((tmp_path / "results.json").read_text())["layers"] == data["layers"]
 
 
 @pytest.mark.parametrize(
@@ -55,7 +54,7 @@ def test_dissect_writes_results_and_samples(tmp_path: Path):
 def test_bad_input_is_one_line_exit_2(tmp_path: Path, args: list[str], message: str):
     out = tmp_path / "out"
     run = ganscope(*dissect_args(out), *args)
-    assert run.returncode == 2, run.stderr
+    assert run.exit_code == 2, run.stderr
     assert message in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
     assert not (out / "results.json").exists()
@@ -65,7 +64,7 @@ def test_unwritable_out_fails_before_work(tmp_path: Path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     run = ganscope(*dissect_args(blocker / "sub"))
-    assert run.returncode == 2 and "cannot write to" in run.stderr
+    assert run.exit_code == 2 and "cannot write to" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
 
 

@@ -274,8 +274,8 @@ def test_mark_requests(client: TestClient, marks_dir: Path, small_results: Path,
     assert {p.name for p in marks_dir.iterdir()} - {p.name for p in small_results.iterdir()} <= {MARKS_FILE}
 
 
-@pytest.mark.parametrize(("value", "message"), [(1e39, "must be finite float32"), (3e38, "NaN or Inf in the generated "
-                                                                                    "images for sample 5")])
+@pytest.mark.parametrize(("value", "message"), [(1e39, "must be finite float32"), (3e38, "NaN or Inf in the images "
+                                                                                    "edited at 'layer1' for sample 5")])
 def test_non_finite_images_are_a_4xx(client: TestClient, value: float, message: str):
     body = {"ids": [5, 4], "interventions": [{"ablations": [{"layer": "layer1", "unit": 1, "value": value}]}]}
     answer = client.post("/api/generate", json=body)

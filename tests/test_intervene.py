@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -341,14 +337,12 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_cli_ace_json_subprocess(small_results, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
-    command = [str(Path(sys.executable).parent / "ganscope"), "ace", *SPECS, "--layer", "layer1", "--concept",
-               "gamma", "--top", "1", "--results", str(small_results), "--samples", "10", "--json", "--curve",
-               "--out", str(tmp_path), "--device", "cpu"]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=300)
-    assert done.returncode == 0, done.stderr
-    data = json.loads(done.stdout)
+def test_cli_ace_json_is_alone_on_stdout(small_results, tmp_path):
+    args = ["ace", *SPECS, "--layer", "layer1", "--concept", "gamma", "--top", "1", "--results", str(small_results),
+            "--samples", "10", "--json", "--curve", "--out", str(tmp_path), "--device", "cpu"]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.stdout)  # the tables went to stderr
     assert {"concept", "layer", "units", "samples", "baseline", "ablated", "inserted", "ace", "ace_ci"} <= set(data)
     assert data["units"] == [2] and data["ablated"] == 0.0 and data["samples"] == 10
     assert json.loads((tmp_path / "curve.json").read_text())["points"][0]["drop"] == pytest.approx(1.0)

@@ -169,8 +169,8 @@ def create_app(session: Session, results: Results, *, layer: str | None = None, 
         The paint page sends its whole stroke history with each stroke (the server keeps no state).
         """
         edits = [e for e in (paint_edit(edit, results, layer, units) for edit in request.edits) if e is not None]
-        z = service.latents(results.seed if request.seed is None else request.seed, [request.index])
-        png = (await service.call(service.images, z, edits, [request.index]))[0]
+        seed = results.seed if request.seed is None else request.seed
+        png = (await service.call(service.sample_pngs, seed, [request.index], edits))[0]
         return s.ImageResponse(image=data_url(png), width=results.image_size[1], height=results.image_size[0])
 
     @app.post("/api/generate", response_model=s.GenerateResponse, tags=["compatibility"])
@@ -181,9 +181,11 @@ def create_app(session: Session, results: Results, *, layer: str | None = None, 
         Images come back as PNG data URLs in ``res[i].d``.
         """
         ids = request.ids
-        z = service.latents(results.seed, ids) if ids is not None else service.as_latents(request.zs or [])
         edits = legacy_edits(request.interventions or [], generator)
-        pngs = await service.call(service.images, z, edits, ids if ids is not None else range(len(z)))
+        if ids is not None:
+            pngs = await service.call(service.sample_pngs, results.seed, ids, edits)
+        else:
+            pngs = await service.call(service.z_pngs, service.parse_z(request.zs or []), edits)
         return s.GenerateResponse(request=request, res=[
             s.GeneratedImage(id=ids[k] if ids is not None else None, d=data_url(png)) for k, png in enumerate(pngs)])
 

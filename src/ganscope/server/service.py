@@ -53,10 +53,7 @@ class ModelService:
         with self._lock, torch.inference_mode():
             return fn(*args)
 
-    def latents(self, seed: int, indices: Sequence[int]) -> torch.Tensor:
-        return self.session.with_options(seed=seed).latents(indices)
-
-    def as_latents(self, zs: Sequence[Sequence[float]]) -> torch.Tensor:
+    def parse_z(self, zs: Sequence[Sequence[float]]) -> torch.Tensor:
         """Client latents, flat or not, checked against the generator's latent size."""
         size = int(np.prod(self.latent_shape))
         bad = [len(z) for z in zs if len(z) != size]
@@ -68,13 +65,16 @@ class ModelService:
             raise GanscopeError("zs must be finite numbers")
         return z
 
-    def images(self, z: torch.Tensor, edits: Sequence[Intervention], samples: Sequence[int]) -> list[bytes]:
-        """PNG bytes of each image for latents ``z`` with ``edits`` applied; ``samples`` name them in errors."""
-        out = self.session.images(samples, z=z, edits=edits)
-        return [png_bytes(to_pil(image)) for image in out]
+    def sample_pngs(self, seed: int, indices: Sequence[int], edits: Sequence[Intervention]) -> list[bytes]:
+        """PNG bytes of samples (seed, i) with ``edits`` applied in order."""
+        return _pngs(self.session.with_options(seed=seed).images(indices, edits=edits))
+
+    def z_pngs(self, z: torch.Tensor, edits: Sequence[Intervention]) -> list[bytes]:
+        """PNG bytes of the images of client latents ``z`` with ``edits`` applied in order."""
+        return _pngs(self.session.images(z=z, edits=edits))
 
     def _sample_png(self, seed: int, index: int) -> bytes:
-        return self.images(self.latents(seed, [index]), [], [index])[0]
+        return self.sample_pngs(seed, [index], [])[0]
 
     def _unit_strip(self, layer: str, unit: int) -> bytes:
         """The unit's top samples with its thresholded region outlined, as in the report."""
@@ -83,6 +83,10 @@ class ModelService:
         samples = GeneratedSamples(self, tile_size(self.results.image_size))
         mask = regions(maps[unit : unit + 1], threshold, samples.tile)
         return encode(compose(samples.stack(indices[unit : unit + 1].numpy()), mask)[0])
+
+
+def _pngs(images: torch.Tensor) -> list[bytes]:
+    return [png_bytes(to_pil(image)) for image in images]
 
 
 class GeneratedSamples(SampleImages):

@@ -8,8 +8,9 @@ import torch
 from torch import nn
 
 from ganscope.metrics import kid
-from ganscope.sampling import batches, latents
+from ganscope.sampling import batches
 from ganscope.segmenters.demo import DemoSegmenter
+from ganscope.session import Session
 from ganscope.world import CONCEPTS, render
 
 HELD_OUT_SEED = 2  # training uses seed 1
@@ -44,8 +45,8 @@ def generator_quality(gen: nn.Module, seg: DemoSegmenter, samples: int = 500, ba
     fake_freq = torch.zeros(len(CONCEPTS))
     world_freq = torch.zeros(len(CONCEPTS))
     sharp = {"fake_confidence": 0.0, "world_confidence": 0.0, "fake_hf": 0.0, "world_hf": 0.0}
-    for idx in batches(range(samples), batch):
-        fake = gen(latents(0, idx, tuple(gen.latent_shape)))
+    session = Session(gen, seed=0, batch_size=batch)
+    for idx, fake in session.iter_images(range(samples)):
         world = render(idx, seed=HELD_OUT_SEED, size=fake.shape[-1])
         fake_feats.append(seg.features(fake))
         world_feats.append(seg.features(world.images))
