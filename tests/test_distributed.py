@@ -66,6 +66,7 @@ needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
 
 
 @needs_ray
+@pytest.mark.slow
 def test_cluster_cases_pass_in_their_own_process(tmp_path: Path):
     """A Ray driver ends its own process, with no Python error, when a Ray system process fails under it.
 

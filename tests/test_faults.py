@@ -92,6 +92,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return files(out)
 
 
+@pytest.mark.slow
 def test_killed_runs_resume_to_the_same_result(tmp_path: Path, reference: dict[str, object]):
     """Every fourth run is killed any time after its start, the others after their first checkpoint."""
     started = time.perf_counter()

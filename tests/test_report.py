@@ -186,6 +186,7 @@ def chromium_or_skip() -> None:
                                           else " and cannot be installed here (no apt-get, or not root)"))
 
 
+@pytest.mark.slow
 def test_report_in_headless_chromium(report_dir: Path, tmp_path: Path):
     chromium_or_skip()
     errors: list[str] = []

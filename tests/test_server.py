@@ -410,6 +410,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Module, Res
     return gen, res, directory
 
 
+@pytest.mark.slow
 def test_paint_in_headless_chromium(demo: tuple[torch.nn.Module, Results, Path], tmp_path: Path):
     """Pick a sample, remove trees with one stroke and draw doors with another; the image changes inside
     each stroke and nowhere far from it. In the unit browser, mark a unit as an artifact (kept in the results

@@ -24,6 +24,12 @@ class Finite(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False)
 
 
+def _either(first: object, second: object, names: str) -> None:
+    """Exactly one of two optional fields is set."""
+    if (first is None) == (second is None):
+        raise ValueError(f"give either {names}")
+
+
 class LayerInfo(BaseModel):
     name: str
     units: int
@@ -133,8 +139,7 @@ class Edit(Strict):
 
     @model_validator(mode="after")
     def _one_unit_source(self) -> Edit:
-        if (self.concept is None) == (self.units is None):
-            raise ValueError("give either concept or units")
+        _either(self.concept, self.units, "concept or units")
         if self.strokes is not None and self.mask is not None:
             raise ValueError("give strokes or mask, not both (neither: everywhere)")
         return self
@@ -177,8 +182,7 @@ class GenerateRequest(Finite):
 
     @model_validator(mode="after")
     def _ids_or_zs(self) -> GenerateRequest:
-        if (self.ids is None) == (self.zs is None):
-            raise ValueError("give either ids or zs")
+        _either(self.ids, self.zs, "ids or zs")
         if self.ids is not None and any(i < 0 for i in self.ids):
             raise ValueError("ids must be >= 0")
         return self
