@@ -437,6 +437,13 @@ def test_paint_in_headless_chromium(demo: tuple[torch.nn.Module, Results, Path],
     app = create_app(Session(gen, seg), res, directory=directory)
     with running(app) as url, chromium_page(errors, width=1200, height=820) as page:
         page.goto(url + "/", wait_until="networkidle")
+        rendering = "getComputedStyle(document.getElementById('picture')).imageRendering"
+        assert page.evaluate(rendering) == "auto"  # smoothly upscaled, as in GANPaint
+        page.check("#raw-pixels")
+        assert page.evaluate(rendering) == "pixelated"
+        page.reload(wait_until="networkidle")  # the choice is kept
+        assert page.is_checked("#raw-pixels") and page.evaluate(rendering) == "pixelated"
+        page.uncheck("#raw-pixels")
         page.click(f"#samples img[data-index='{index}']")
         page.wait_for_function(f"document.getElementById('picture').src.endsWith('/{index}.png')")
         page.wait_for_function("document.getElementById('picture').complete")

@@ -30,3 +30,17 @@ function showStatus(message, isError = false) {
   status.textContent = message;
   status.classList.toggle("error", isError);
 }
+
+// Small generated images are shown smoothly upscaled, as GANPaint shows them; the "raw pixels"
+// box shows them pixelated instead (the choice is kept for the next visit).
+function setupRawPixels() {
+  const box = document.getElementById("raw-pixels");
+  const apply = () => document.body.classList.toggle("raw-pixels", box.checked);
+  box.checked = localStorage.getItem("ganscope-raw-pixels") === "1";
+  box.addEventListener("change", () => {
+    localStorage.setItem("ganscope-raw-pixels", box.checked ? "1" : "0");
+    apply();
+  });
+  apply();
+}
+document.addEventListener("DOMContentLoaded", setupRawPixels);
