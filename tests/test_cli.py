@@ -77,3 +77,17 @@ def test_summary_warns_about_units_outside_their_range(small_results: Path, caps
     print_summary(results)
     err = capsys.readouterr().err
     assert "2 units of layer1 have thresholds outside their tallied range" in err and "--tail-factor" in err
+
+
+def test_help_texts_keep_their_square_brackets():
+    """Rich markup swallows [words] in help texts unless escaped: every help shows what it was written with."""
+    import re
+
+    import typer
+
+    group = typer.main.get_command(app)
+    for name, command in group.commands.items():
+        shown = " ".join(CliRunner().invoke(app, [name, "--help"], env={"COLUMNS": "1000"}).output.split())
+        for param in command.params:
+            for bracketed in re.findall(r"\w*\\?\[[^\]\s]+\]", getattr(param, "help", None) or ""):
+                assert bracketed.replace("\\[", "[") in shown, (name, param.name, bracketed)

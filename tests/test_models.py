@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 from typer.testing import CliRunner
 
 import synthetic
 from dissecting import dissect
 from ganscope.cli import app
 from ganscope.errors import GanscopeError
+from ganscope.images import to_uint8
 from ganscope.models import catalog as catalog_module
 from ganscope.models import load_generator
 from ganscope.models.catalog import CatalogEntry, checkpoint_path
@@ -22,6 +24,7 @@ from ganscope.models.fetch import fetch
 from ganscope.models.proggan import ProgressiveGenerator, sizes_from_state
 from ganscope.models.stylegan2 import ModulatedConv2d, StyleGAN2Generator, official_channels
 from ganscope.models.stylegan2_ops import make_kernel, upfirdn2d
+from ganscope.sampling import latents
 from ganscope.segmenters import load_segmenter
 
 SMALL_PROGGAN = [32, 32, 16, 8]  # latent 32; 32 channels at 4x4, 16 at 8x8, 8 at 16x16
@@ -328,3 +331,66 @@ def test_catalog_names_resolve_to_cache(cache: Path, proggan_file: Path) -> None
     result = CliRunner().invoke(app, ["models"], env={"COLUMNS": "300"})
     assert result.exit_code == 0 and "proggan-churchoutdoor" in result.output and "stylegan2-church" in result.output
     assert CliRunner().invoke(app, ["fetch", "nope"]).exit_code == 2
+
+
+def _segformer_b0(directory: Path, id2label: dict[int, str] | None = None) -> Path:
+    """A random SegFormer of the B0 shape with its image processor's config, as save_pretrained writes them."""
+    from transformers import SegformerConfig, SegformerForSemanticSegmentation, SegformerImageProcessor
+
+    torch.manual_seed(0)
+    config = SegformerConfig(num_labels=150, id2label=id2label, label2id=None if id2label is None else
+                             {v: k for k, v in id2label.items()})
+    SegformerForSemanticSegmentation(config).save_pretrained(directory)
+    SegformerImageProcessor().save_pretrained(directory)
+    return directory
+
+
+@pytest.mark.slow
+def test_segformer_agrees_with_the_transformers_pipeline(tmp_path: Path) -> None:
+    """Our segmenter on images in [-1, 1] vs the processor + model + post-processing on the same pictures."""
+    transformers = pytest.importorskip("transformers")
+    directory = _segformer_b0(tmp_path / "b0")
+    images = load_generator("demo")(latents(0, range(8), (128,)))
+    ours = load_segmenter(f"segformer:{directory}").segment(images) - 1
+    processor = transformers.SegformerImageProcessor.from_pretrained(directory)
+    model = transformers.SegformerForSemanticSegmentation.from_pretrained(directory).eval()
+    pictures = [Image.fromarray(array) for array in to_uint8(images)]
+    with torch.no_grad():
+        outputs = model(**processor(images=pictures, return_tensors="pt"))
+    theirs = torch.stack(processor.post_process_semantic_segmentation(outputs, target_sizes=[(64, 64)] * 8))
+    agreement = float((ours == theirs).float().mean())
+    assert agreement >= 0.99, agreement
+
+
+def test_segformer_reads_its_processor_and_strips_label_names(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    names = {i: f"class {i} " for i in range(150)}
+    directory = _segformer_b0(tmp_path / "b0", names)
+    seg = load_segmenter(f"segformer:{directory}")
+    assert seg.size == 512 and seg.concepts[1] == "class 0"
+    assert load_segmenter(f"segformer:{directory}?size=0").size is None
+    labels = seg.segment(torch.zeros(1, 3, 16, 16), size=(8, 8))  # argmax at the label size
+    assert labels.shape == (1, 8, 8)
+
+
+@pytest.mark.parametrize(("content", "what"), [
+    (b"<!DOCTYPE html><html><body>403 Forbidden</body></html>", "an HTML page"),
+    (b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\n", "a text file"),
+    (b"", "empty"),
+    (b"\x00\x01\x02\x03garbage", "not a PyTorch checkpoint"),
+])
+def test_a_file_that_is_not_a_checkpoint_says_what_it_is(tmp_path: Path, content: bytes, what: str) -> None:
+    (tmp_path / "model.pth").write_bytes(content)
+    with pytest.raises(GanscopeError, match=f"the file is {what}"):
+        load_generator(f"proggan:{tmp_path / 'model.pth'}")
+
+
+def test_trust_hint_names_the_spec_and_missing_code_is_a_clear_error(tmp_path: Path, stylegan2_file: Path) -> None:
+    state = torch.load(stylegan2_file, weights_only=False)  # our own test file
+    torch.save({**state, "origin": pathlib.PurePosixPath("ffhq")}, tmp_path / "pickled.pt")
+    with pytest.raises(GanscopeError, match=r"stylegan2:PATH\?trust=true"):
+        load_generator(f"stylegan2:{tmp_path / 'pickled.pt'}")
+    nvidia = tmp_path / "network.pkl"  # a pickle naming NVIDIA's persistence module, which is not installed
+    nvidia.write_bytes(b"\x80\x02ctorch_utils.persistence\n_reconstruct_persistent_obj\nq\x00.")
+    with pytest.raises(GanscopeError, match="not importable here .*torch_utils"):
+        load_generator(f"proggan:{nvidia}?trust=true")

@@ -12,6 +12,7 @@ per batch, then finish it many times from edited activations (``ganscope.resume`
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -171,9 +172,14 @@ class Session:
     @torch.no_grad()
     def labels(self, images: Images, size: tuple[int, int] | None = None,
                indices: Sequence[int] | None = None) -> torch.Tensor:
-        """Segmenter labels (B, H, W), long, checked; resized (nearest) to ``size`` when given."""
+        """Segmenter labels (B, H, W), long, checked, at ``size`` when given.
+
+        A segmenter whose ``segment`` takes ``size`` labels at that size itself (SegFormer takes its
+        argmax there); others' labels are resized with nearest neighbours.
+        """
         seg = self._segmenter()
-        labels = seg.segment(images)
+        sized = size is not None and _takes_size(seg)
+        labels = seg.segment(images, size=tuple(size)) if sized else seg.segment(images)
         if not isinstance(labels, torch.Tensor) or labels.dim() != 3 or labels.shape[0] != images.shape[0]:
             got = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
             raise GanscopeError(f"segmenter returned {got}; expected a LongTensor of shape (B, H, W)")
@@ -291,6 +297,13 @@ def fractions(hits: torch.Tensor, footprint: torch.Tensor | None = None) -> torc
 
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _takes_size(segmenter: Any) -> bool:
+    try:
+        return "size" in inspect.signature(segmenter.segment).parameters
+    except (TypeError, ValueError):  # a built-in without a signature
+        return False
 
 
 def _modules(part: Any) -> list[nn.Module]:

@@ -39,7 +39,7 @@ def dissect(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     ray: Annotated[str | None, typer.Option(
         metavar="[ADDRESS]", help="Tally shards on Ray workers: alone, a local cluster on all CPUs; or the cluster "
-        "at ADDRESS (auto: the running one). Needs pip install 'ganscope[ray]'.")] = None,
+        "at ADDRESS (auto: the running one). Needs pip install 'ganscope\\[ray]'.")] = None,
 ) -> None:
     """Dissect generator layers: thresholds, IoU with every concept, labels, counts."""
     from ganscope.pipeline import run_dissection

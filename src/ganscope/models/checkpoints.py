@@ -22,31 +22,68 @@ from ganscope.errors import GanscopeError
 from ganscope.io import load_weights
 
 SAFE_GLOBALS = [argparse.Namespace]
-TRUST_HINT = ("if you trust its source, load it with trust=true in the spec (e.g. proggan:PATH?trust=true) "
-              "or convert it once: ganscope convert PATH OUT.safetensors --trust-checkpoint")
+PICKLE_START = (b"PK\x03\x04", b"\x80")  # torch's zip format; a plain pickle (protocol 2 or later)
 
 
-def read_checkpoint(path: str | Path, trust: bool = False) -> Any:
-    """Read a .safetensors file or a torch checkpoint, refusing pickled code unless trusted."""
+def trust_hint(kind: str) -> str:
+    return (f"if you trust its source, load it with trust=true in the spec ({kind}:PATH?trust=true) "
+            "or convert it once: ganscope convert PATH OUT.safetensors --trust-checkpoint")
+
+
+def read_checkpoint(path: str | Path, trust: bool = False, kind: str = "proggan") -> Any:
+    """Read a .safetensors file or a torch checkpoint, refusing pickled code unless trusted.
+
+    ``kind`` is the spec's registry name, for the hint on how to trust a file.
+    """
     path = Path(path)
     if not path.is_file():
         raise GanscopeError(f"checkpoint not found: {path}")
     if path.suffix == ".safetensors":
         return load_weights(path)
+    _check_looks_like_a_checkpoint(path)
     try:
         if trust:
-            return torch.load(path, map_location="cpu", weights_only=False)
+            return _trusted_load(path)
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         if not trust and "weights only" in str(err).lower():
             raise GanscopeError(f"{path} needs pickle to load ({_needed_global(err)}), which can run code; "
-                                f"{TRUST_HINT}") from err
+                                f"{trust_hint(kind)}") from err
         raise GanscopeError(f"cannot read checkpoint {path}: the file is truncated or corrupt "
                             f"({_first_line(err)})") from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
         raise GanscopeError(f"cannot read checkpoint {path}: the file is truncated or not a PyTorch checkpoint "
                             f"({_first_line(err)})") from err
+
+
+def _trusted_load(path: Path) -> Any:
+    """Full unpickling (the user trusts the file); classes it names must be importable here."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except (ImportError, AttributeError) as err:
+        missing = getattr(err, "name", None) or _first_line(err)
+        raise GanscopeError(f"{path} was pickled with code that is not importable here ({missing!r}); it is not "
+                            "a checkpoint of a format ganscope reads (NVIDIA's pickles need their own torch_utils "
+                            "and dnnlib)") from err
+
+
+def _check_looks_like_a_checkpoint(path: Path) -> None:
+    """Say what a file is when it is plainly not a torch checkpoint (an error page saved as .pth, a text file)."""
+    with path.open("rb") as file:
+        head = file.read(512)
+    if head.startswith(PICKLE_START):
+        return
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html")) or b"<html" in text[:200]:
+        what = "an HTML page (a download that saved an error or login page?)"
+    elif not head:
+        what = "empty"
+    elif all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        what = f"a text file (starting {head[:40].decode(errors='replace')!r})"
+    else:
+        what = f"not a PyTorch checkpoint (it starts with bytes {head[:8].hex(' ')})"
+    raise GanscopeError(f"cannot read checkpoint {path}: the file is {what}")
 
 
 def flatten(state: Any, prefix: str = "") -> tuple[dict[str, torch.Tensor], list[str]]:

@@ -132,5 +132,5 @@ def proggan_generator(arg: str | None) -> ProgressiveGenerator:
 
     path, options = split_options(arg, ["trust"], "proggan")
     file = checkpoint_path(path, "proggan")
-    tensors, _ = flatten(read_checkpoint(file, trust=as_bool(options, "trust")))
+    tensors, _ = flatten(read_checkpoint(file, trust=as_bool(options, "trust"), kind="proggan"))
     return generator_from_state(tensors, str(file)).eval().requires_grad_(False)

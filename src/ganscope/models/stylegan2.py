@@ -241,5 +241,5 @@ def stylegan2_generator(arg: str | None) -> StyleGAN2Generator:
     path, options = split_options(arg, ["truncation", "trust"], "stylegan2")
     truncation = as_float(options, "truncation", DEFAULT_TRUNCATION, 0.0, 1.0)
     file = checkpoint_path(path, "stylegan2")
-    tensors, _ = flatten(read_checkpoint(file, trust=as_bool(options, "trust")))
+    tensors, _ = flatten(read_checkpoint(file, trust=as_bool(options, "trust"), kind="stylegan2"))
     return generator_from_state(tensors, str(file), truncation).eval().requires_grad_(False)
