@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
+import os
 import pathlib
 from pathlib import Path
 
@@ -322,14 +324,37 @@ def test_fetch_offline_says_where(tmp_path: Path, cache: Path) -> None:
         fetch(entry, progress=False)
 
 
-def test_catalog_names_resolve_to_cache(cache: Path, proggan_file: Path) -> None:
+def test_catalog_names_resolve_to_cache(cache: Path, proggan_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
     with pytest.raises(GanscopeError, match="ganscope fetch proggan-churchoutdoor"):
         checkpoint_path("churchoutdoor", "proggan")
     cache.mkdir()
-    (cache / "proggan_churchoutdoor-7e701dd5.pth").write_bytes(proggan_file.read_bytes())
+    cached = cache / "proggan_churchoutdoor-7e701dd5.pth"
+    cached.write_bytes(proggan_file.read_bytes())  # not the published file: its sha256 differs
+    with pytest.raises(GanscopeError, match="does not match the published 7e701dd5"):
+        load_generator("proggan:churchoutdoor")
+    entry = catalog_module.CATALOG["proggan-churchoutdoor"]
+    digest = hashlib.sha256(cached.read_bytes()).hexdigest()
+    monkeypatch.setitem(catalog_module.CATALOG, entry.name, dataclasses.replace(entry, sha256=digest[:8]))
     assert load_generator("proggan:churchoutdoor").latent_shape == (32,)
-    result = CliRunner().invoke(app, ["models"], env={"COLUMNS": "300"})
+    record = cache / "proggan_churchoutdoor-7e701dd5.pth.verified"
+    assert record.read_text().endswith(digest)  # checked once, remembered
+    hashed = []
+    monkeypatch.setattr("ganscope.models.integrity.sha256_of", lambda path: hashed.append(path) or digest)
+    load_generator("proggan:churchoutdoor")
+    assert hashed == []
+    os.utime(cached, ns=(cached.stat().st_atime_ns, cached.stat().st_mtime_ns + 1))  # a changed file: hashed again
+    load_generator("proggan:churchoutdoor")
+    assert hashed == [cached]
+    result = CliRunner().invoke(app, ["models"], env={"COLUMNS": "80"})
     assert result.exit_code == 0 and "proggan-churchoutdoor" in result.output and "stylegan2-church" in result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    assert "segformer" in result.output
+    listing = json.loads(CliRunner().invoke(app, ["models", "--json"]).stdout)
+    assert {m["name"] for m in listing["generators"]} >= {"proggan-churchoutdoor", "stylegan2-church"}
+    assert any(m["name"] == "segformer-b0-ade" for m in listing["segmenters"])
+    assert "https://" in CliRunner().invoke(app, ["models", "--wide"], env={"COLUMNS": "300"}).output
     assert CliRunner().invoke(app, ["fetch", "nope"]).exit_code == 2
 
 

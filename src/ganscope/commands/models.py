@@ -14,21 +14,46 @@ def register(app: typer.Typer) -> None:
 
     @app.command("models")
     @handle_errors
-    def list_models() -> None:
-        """List known real checkpoints: architecture, resolution, layers, licence, source, cache state."""
+    def list_models(
+        wide: Annotated[bool, typer.Option(help="Also layers, licence and download source.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the catalog as JSON.")] = False,
+    ) -> None:
+        """List known real checkpoints (architecture, resolution, cache state) and segmenters."""
+        import json
+
         from rich.console import Console
         from rich.table import Table
 
         from ganscope.models.catalog import CATALOG, cache_dir, cached_path
+        from ganscope.segmenters.ade20k import SEGFORMER_ADE
 
-        table = Table(title=f"real models (cache: {cache_dir()})")
-        for column in ("name", "spec", "res", "layers", "licence", "cached", "source (sha256 prefix)"):
+        generators = [{"name": e.name, "spec": e.spec, "resolution": e.resolution, "layers": e.layer_summary,
+                       "licence": e.licence, "cached": cached_path(e).is_file(), "url": e.url, "sha256": e.sha256}
+                      for e in CATALOG.values()]
+        segmenters = [{"name": name, "hub": repo, "input": side, "spec": "segformer:DIR",
+                       "get": f"huggingface-cli download {repo} --local-dir DIR"}
+                      for name, (repo, side) in SEGFORMER_ADE.items()]
+        if as_json:
+            typer.echo(json.dumps({"cache": str(cache_dir()), "generators": generators, "segmenters": segmenters}))
+            return
+        console = Console()
+        table = Table(title="generators", caption=f"cache: {cache_dir()}")
+        columns = ["name", "spec", "res", "cached"] + (["layers", "licence", "source (sha256 prefix)"] if wide else [])
+        for column in columns:
             table.add_column(column, overflow="fold")
-        for entry in CATALOG.values():
-            table.add_row(entry.name, entry.spec, str(entry.resolution), entry.layer_summary, entry.licence,
-                          "yes" if cached_path(entry).is_file() else "-", f"{entry.url} ({entry.sha256})")
-        Console().print(table)
-        typer.echo("download with `ganscope fetch NAME`; dissect with --model SPEC")
+        for g in generators:
+            extra = [g["layers"], g["licence"], f"{g['url']} ({g['sha256']})"] if wide else []
+            table.add_row(g["name"], g["spec"], str(g["resolution"]), "yes" if g["cached"] else "-", *extra)
+        console.print(table)
+        seg_table = Table(title="segmenters (ADE20K, 150 concepts)")
+        for column in ["name", "Hugging Face repo", "input"]:
+            seg_table.add_column(column, overflow="fold")
+        for m in segmenters:
+            seg_table.add_row(m["name"], m["hub"], str(m["input"]))
+        console.print(seg_table)
+        typer.echo("generators: `ganscope fetch NAME`, then --model SPEC (--wide: layers, URLs)")
+        typer.echo("segmenters: `huggingface-cli download REPO --local-dir DIR`,\n"
+                   "            then --segmenter segformer:DIR")
 
     @app.command()
     @handle_errors

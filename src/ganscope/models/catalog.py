@@ -107,4 +107,7 @@ def checkpoint_path(arg: str, architecture: str) -> Path:
     if not file.is_file():
         raise GanscopeError(f"{entry.name} is not downloaded yet: run `ganscope fetch {entry.name}` "
                             f"or put {entry.url} at {file}")
+    from ganscope.models.integrity import check_once
+
+    check_once(file, entry.sha256, str(file))
     return file

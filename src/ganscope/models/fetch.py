@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -12,33 +11,16 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from ganscope.errors import GanscopeError
 from ganscope.io import atomic_write
 from ganscope.models.catalog import CatalogEntry, cached_path
+from ganscope.models.integrity import CHUNK, check_once, check_sha256
 
-CHUNK = 1 << 20
 CONNECT_TIMEOUT_S = 10
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def check_sha256(path: Path, expected: str, what: str) -> str:
-    """Compare with a full digest or a published prefix; return the actual digest."""
-    actual = sha256_of(path)
-    if expected and not actual.startswith(expected.lower()):
-        raise GanscopeError(f"{what}: sha256 {actual[:16]}... does not match the published {expected}; "
-                            "the download is corrupt or the file changed upstream")
-    return actual
 
 
 def fetch(entry: CatalogEntry, progress: bool = True) -> Path:
     """Download ``entry`` into the cache (atomically; nothing is left behind on failure)."""
     dest = cached_path(entry)
     if dest.is_file():
-        check_sha256(dest, entry.sha256, str(dest))
+        check_once(dest, entry.sha256, str(dest))
         return dest
 
     def download(tmp: Path) -> None:

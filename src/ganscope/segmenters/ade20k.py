@@ -37,3 +37,9 @@ def category(name: str) -> str:
     """Category of an ADE20K class name (HF configs may add synonyms after a comma or semicolon)."""
     key = name.replace(";", ",").split(",")[0].strip().lower()
     return "part" if key in PARTS else "material" if key in MATERIALS else "object"
+
+
+# The ADE20K SegFormers NVIDIA published on the Hugging Face hub (Xie et al. 2021), for `ganscope models`:
+# get one with `huggingface-cli download REPO --local-dir DIR`, then use --segmenter segformer:DIR.
+SEGFORMER_ADE = {f"segformer-{size}-ade": (f"nvidia/segformer-{size}-finetuned-ade-{side}-{side}", side)
+                 for size, side in [("b0", 512), ("b1", 512), ("b2", 512), ("b3", 512), ("b4", 512), ("b5", 640)]}
