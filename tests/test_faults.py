@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from click.testing import Result
 from safetensors.torch import load_file
 
 from ganscope.io import TEMP_SUFFIX, output_directory, save_checkpoint, save_weights, write_bytes, write_json
@@ -88,7 +89,7 @@ def files(out: Path) -> dict[str, object]:
 def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     out = tmp_path_factory.mktemp("uninterrupted")
     run = ganscope(*dissect_args(out))
-    assert run.returncode == 0, run.stderr
+    assert run.exit_code == 0, run.output
     return files(out)
 
 
@@ -124,8 +125,8 @@ def tmpfs(tmp_path: Path) -> Iterator[Path]:
     subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
-def one_line_error(run: subprocess.CompletedProcess, message: str) -> None:
-    assert run.returncode == 2, run.stderr
+def one_line_error(run: Result, message: str) -> None:
+    assert run.exit_code == 2, run.stderr
     assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
 
 
@@ -190,7 +191,7 @@ def test_a_directory_another_run_holds_is_left_alone(tmp_path: Path):
         writing.write_text("{")
         one_line_error(ganscope(*args, "--out", str(out)), f"another ganscope run is writing to {out}")
         assert writing.exists() and not (out / "results.json").exists()
-    assert ganscope(*args, "--out", str(out)).returncode == 0
+    assert ganscope(*args, "--out", str(out)).exit_code == 0
     assert (out / "results.json").exists() and not writing.exists()
 
 

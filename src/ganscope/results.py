@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from ganscope.errors import GanscopeError
 from ganscope.io import load_weights, save_weights, write_json
@@ -40,6 +40,14 @@ class UnitResult(_Schema):
     mean: float
     std: float
 
+    def __repr__(self) -> str:
+        return f"UnitResult({self.unit}: {self.label!r} ({self.category}), IoU {self.iou:.3f})"
+
+    def _repr_html_(self) -> str:
+        from ganscope.notebook import unit_html
+
+        return unit_html(self)
+
 
 class LayerResult(_Schema):
     name: str
@@ -52,6 +60,15 @@ class LayerResult(_Schema):
 
     def unit(self, index: int) -> UnitResult:
         return self.units[index]
+
+    def __repr__(self) -> str:
+        good = sum(self.interpretable.values())
+        return f"LayerResult({self.name!r}, {self.shape[0]} units, {good} interpretable)"
+
+    def _repr_html_(self) -> str:
+        from ganscope.notebook import layer_html
+
+        return layer_html(self)
 
     @model_validator(mode="after")
     def _consistent(self) -> LayerResult:
@@ -97,6 +114,28 @@ class Results(_Schema):
     image_size: list[int]
     elapsed_seconds: float = 0.0
     tables: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
+    _directory: Path | None = PrivateAttr(default=None)
+
+    @property
+    def directory(self) -> Path | None:
+        """Where these results were saved or loaded from (with the sample images), if anywhere."""
+        return self._directory
+
+    def __repr__(self) -> str:
+        layers = ", ".join(f"{name} ({len(r.units)} units, {sum(r.interpretable.values())} interpretable)"
+                           for name, r in self.layers.items())
+        return f"Results(model={self.model!r}, samples={self.samples}, layers: {layers})"
+
+    def _repr_html_(self) -> str:
+        from ganscope.notebook import results_html
+
+        return results_html(self)
+
+    def show_unit(self, layer: str, unit: int) -> Any:
+        """A displayable unit: label, IoU and its top samples with their regions (in a notebook)."""
+        from ganscope.notebook import UnitView
+
+        return UnitView(self, layer, unit)
 
     @model_validator(mode="after")
     def _consistent(self) -> Results:
@@ -145,6 +184,7 @@ class Results(_Schema):
         directory = Path(directory)
         save_weights(directory / TABLES_FILE, self.tables)
         write_json(directory / RESULTS_FILE, self.to_json())
+        self._directory = directory
         return directory / RESULTS_FILE
 
     @classmethod
@@ -176,6 +216,7 @@ class Results(_Schema):
                                 f"{first['msg']}") from None
         tables_path = directory / TABLES_FILE
         results.tables = load_weights(tables_path) if tables_path.is_file() else {}
+        results._directory = directory
         return results
 
 
