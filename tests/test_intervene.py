@@ -320,8 +320,12 @@ def test_context_success_depends_on_what_is_there(lab):
         assert row.trials == (cells == label).sum()
         assert row.rate == float(after[label] == 1)
     assert {r.before for r in result.rows if r.rate == 0} == {"beta", "delta"}
-    with pytest.raises(GanscopeError, match="--tile"):
+    with pytest.raises(GanscopeError, match="^tile must be between") as err:
         context(lab, [0], "alpha", values=1.0, samples=1, tile=9)
+    assert err.value.argument == "tile"
+    code, output = run("context", "--layer", "layer1", "--concept", "alpha", "--units", "0", "--value", "1",
+                       "--samples", "1", "--tile", "9")
+    assert code == 2 and "--tile must be between" in output  # the CLI names its flag
 
 
 def test_unknown_concept_lists_the_known_ones(lab):

@@ -83,7 +83,8 @@ def ablation_quality(session: Session, layer: str, unit_sets: dict[str, Sequence
     if not unit_sets:
         raise GanscopeError("no unit set to ablate")
     if samples < 2 * blocks or len(scorer.reference.features) < 2 * blocks:
-        raise GanscopeError(f"--samples and the reference need at least {2 * blocks} images for {blocks} KID blocks")
+        raise GanscopeError(f"samples and the reference need at least {2 * blocks} images for {blocks} KID blocks",
+                            argument="samples")
     seed, cut = session.seed, session.at(layer)
     edits = {name: ablation(layer, units) for name, units in unit_sets.items()}
     parts: dict[str, list[Scored]] = {name: [] for name in ["", *edits]}

@@ -71,7 +71,7 @@ def rank_units(session: Session, results: Results, layer: str, scorer: Scorer, s
     if score not in SCORES:
         raise GanscopeError(f"unknown score {score!r}; use {' or '.join(SCORES)}")
     if score == "discriminator" and scorer.discriminator is None:
-        raise GanscopeError("--score discriminator needs a discriminator")
+        raise GanscopeError("score discriminator needs a discriminator", argument="score")
     top = top_indices(results, layer)
     union = top.unique()
     samples = session.with_options(seed=results.seed)

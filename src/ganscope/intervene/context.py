@@ -46,7 +46,8 @@ class ContextResult:
 def tiles(h: int, w: int, size: int) -> list[torch.Tensor]:
     """Cell maps (h, w) of the non-overlapping ``size`` x ``size`` tiles covering the grid."""
     if not 1 <= size <= min(h, w):
-        raise GanscopeError(f"--tile must be between 1 and {min(h, w)} cells for a {w}x{h} layer, got {size}")
+        raise GanscopeError(f"tile must be between 1 and {min(h, w)} cells for a {w}x{h} layer, got {size}",
+                            argument="tile")
     out = []
     for y in range(0, h - size + 1, size):
         for x in range(0, w - size + 1, size):
@@ -61,7 +62,7 @@ def context(cut: Cut, units: Sequence[int], concept: str, *, samples: int, value
             tile: int = 2, min_fraction: float = 0.25) -> ContextResult:
     """Insert ``units`` in every tile of samples [0, samples); success rates grouped by the concept before."""
     if samples < 1:
-        raise GanscopeError(f"--samples must be >= 1, got {samples}")
+        raise GanscopeError(f"samples must be >= 1, got {samples}", argument="samples")
     c = cut.concept(concept)
     trials: dict[int, list[float]] = defaultdict(list)
     for _, prefix in cut.prefixes(range(samples)):

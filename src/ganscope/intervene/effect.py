@@ -43,7 +43,7 @@ class AceResult:
 
 def _check_samples(samples: int, least: int = 1) -> None:
     if samples < least:
-        raise GanscopeError(f"--samples must be >= {least}, got {samples}")
+        raise GanscopeError(f"samples must be >= {least}, got {samples}", argument="samples")
 
 
 @torch.no_grad()

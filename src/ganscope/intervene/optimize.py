@@ -42,12 +42,12 @@ def optimise_alpha(cut: Cut, concept: str, *, samples: int, values: torch.Tensor
                    on_step: Callable[[int, float], None] | None = None) -> Optimised:
     """Train alpha over samples [0, samples) (cycling their batches); returns alpha and the ranking."""
     if mode not in ("insert", "ablate"):
-        raise GanscopeError(f"--mode must be insert or ablate, got {mode!r}")
+        raise GanscopeError(f"mode must be insert or ablate, got {mode!r}", argument="mode")
     probabilities = getattr(cut.segmenter, "probabilities", None)
     if not callable(probabilities):
         raise GanscopeError("optimize needs a segmenter with probabilities(images) (soft labels for gradients)")
     if samples < 1 or steps < 1:
-        raise GanscopeError(f"--samples and --steps must be >= 1, got {samples} and {steps}")
+        raise GanscopeError(f"samples and steps must be >= 1, got {samples} and {steps}", argument="samples")
     c = cut.concept(concept)
     prefixes = [prefix for _, prefix in cut.prefixes(range(samples))]
     units = prefixes[0].acts.shape[1]

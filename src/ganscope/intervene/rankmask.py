@@ -39,7 +39,7 @@ def mask_iou(acts: torch.Tensor, mask: torch.Tensor, quantile: float = 0.01,
     up = upsample(acts, tuple(mask.shape)).flatten(1)  # (U, H*W)
     if thresholds is None:  # the walk-through's rule: a >= the sample's top-quantile level; constant units score 0
         if not 0 < quantile < 1:
-            raise GanscopeError(f"--quantile must be in (0, 1), got {quantile}")
+            raise GanscopeError(f"quantile must be in (0, 1), got {quantile}", argument="quantile")
         active = (up >= up.quantile(1 - quantile, dim=1, keepdim=True)) & (up.amax(1) > up.amin(1))[:, None]
     else:  # the dissection's rule: a > t_u
         active = up > thresholds.to(up)[:, None]
