@@ -1,0 +1,36 @@
+"""The tutorial notebooks in examples/ run top to bottom, as a user runs them, and show what they say."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+
+
+def run_notebook(name: str, tmp_path: Path) -> tuple[str, float]:
+    """Execute a notebook in a fresh kernel; its printed text and the wall time."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.read(EXAMPLES / name, as_version=4)
+    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "stored with outputs"
+    started = time.perf_counter()
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    text = "\n".join(out.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                     for out in cell.outputs if out.output_type == "stream")
+    images = sum("image/png" in out.get("data", {}) for cell in notebook.cells if cell.cell_type == "code"
+                 for out in cell.outputs)
+    assert images >= 3, "the grids are shown as images"
+    return text, time.perf_counter() - started
+
+
+def test_walkthrough_removes_the_painted_tree(tmp_path: Path):
+    text, seconds = run_notebook("01_walkthrough.ipynb", tmp_path)
+    left = [float(x) for x in re.search(r"original ([\d.]+), top 4 off ([\d.]+), top 16 off ([\d.]+), "
+                                        r"top 128 off ([\d.]+)", text).groups()]
+    assert left[0] > 0.5 and left[3] < left[0] / 2  # zeroing the top units removes the masked tree
+    assert seconds < 60
