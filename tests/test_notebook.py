@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import synthetic
-from ganscope.notebook import TOP_UNITS, layer_html
+from ganscope.notebook import TOP_UNITS, layer_html, results_html, show_unit, unit_html
 from ganscope.pipeline import run_dissection
 from ganscope.results import LayerResult, Results, UnitResult
 from ganscope.session import Session
@@ -29,17 +29,17 @@ def dissected(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_results_show_counts_and_layers(dissected: Path):
     results = Results.load(dissected)
-    page = results._repr_html_()
+    page = results_html(results)
     assert "<table>" in page and "layer1" in page and "layer2" in page
     assert all(f"<td>{n}</td>" in page for n in results.layers["layer1"].interpretable.values())
     assert repr(results).startswith("Results(model='custom', samples=24, layers: layer1 (6 units")
-    assert "alpha" in results.layers["layer1"].units[0]._repr_html_()
+    assert "alpha" in unit_html(results.layers["layer1"].units[0])
     assert repr(results.layers["layer1"]).startswith("LayerResult('layer1', 6 units")
 
 
 def test_a_unit_shows_the_strip_the_report_draws(dissected: Path):
     results = Results.load(dissected)
-    view = results.show_unit("layer1", 0)
+    view = show_unit(results, "layer1", 0)
     page = view._repr_html_()
     assert "alpha" in page and "IoU" in page
     url = re.search(r'src="data:image/png;base64,([^"]+)"', page).group(1)
@@ -48,7 +48,7 @@ def test_a_unit_shows_the_strip_the_report_draws(dissected: Path):
     assert np.array_equal(shown, report_strip)
     loose = Results.load(dissected)
     loose._directory = None  # results held in memory only: no images to show, and it says so
-    assert "no sample images" in loose.show_unit("layer1", 0)._repr_html_()
+    assert "no sample images" in show_unit(loose, "layer1", 0)._repr_html_()
 
 
 def test_a_large_layer_lists_the_best_units_first_and_the_rest_behind_more():
@@ -69,6 +69,21 @@ def test_unknown_unit_is_a_clear_error(dissected: Path):
     from ganscope.errors import GanscopeError
 
     with pytest.raises(GanscopeError, match="unit 9 is out of range"):
-        Results.load(dissected).show_unit("layer1", 9)
+        show_unit(Results.load(dissected), "layer1", 9)
     with pytest.raises(GanscopeError, match="was not dissected"):
-        Results.load(dissected).show_unit("layer7", 0)
+        show_unit(Results.load(dissected), "layer7", 0)
+
+
+def test_in_a_kernel_results_display_as_html(dissected: Path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        f"import ganscope\nresults = ganscope.Results.load({str(dissected)!r})\nresults"),
+        nbformat.v4.new_code_cell("results.layers['layer1']"),
+        nbformat.v4.new_code_cell("from ganscope.notebook import show_unit\nshow_unit(results, 'layer1', 0)")])
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    shown = [cell.outputs[0]["data"] for cell in notebook.cells]
+    assert "<table>" in shown[0]["text/html"] and "layer2" in shown[0]["text/html"]
+    assert "more" in shown[1]["text/html"] or "<table>" in shown[1]["text/html"]
+    assert "data:image/png;base64," in shown[2]["text/html"]
+    assert shown[0]["text/plain"].startswith("Results(model=")

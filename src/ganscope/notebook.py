@@ -1,7 +1,10 @@
 """Rich displays in Jupyter: what ``Results``, a layer and a unit show when they end a cell.
 
-Everything is self-contained HTML (images as data URLs), so a saved notebook shows it anywhere.
-Layers with many units list the best ``TOP_UNITS`` first and the rest behind a "more" control.
+``import ganscope`` inside IPython registers these as the HTML displays of ``Results``,
+``LayerResult`` and ``UnitResult`` (``register``), so the results module knows nothing of them.
+``show_unit(results, layer, unit)`` adds the unit's top samples with its regions. Everything is
+self-contained HTML (images as data URLs), so a saved notebook shows it anywhere. Layers with many
+units list the best ``TOP_UNITS`` first and the rest behind a "more" control.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,6 +54,19 @@ def unit_html(unit: UnitResult) -> str:
     top = ", ".join(f"{_e(c)} {iou:.3f}" for c, iou in unit.top_concepts)
     return (f"<div>unit <b>{unit.unit}</b>: <b>{_e(unit.label)}</b> ({_e(unit.category)}), IoU {unit.iou:.3f}, "
             f"threshold {unit.threshold:.4g}; top concepts: {top or 'none'}; top samples: {unit.top_samples}</div>")
+
+
+def register(ipython: Any) -> None:
+    """Make ``ipython`` display results, layers and units as HTML."""
+    html_formatter = ipython.display_formatter.formatters["text/html"]
+    html_formatter.for_type(Results, results_html)
+    html_formatter.for_type(LayerResult, layer_html)
+    html_formatter.for_type(UnitResult, unit_html)
+
+
+def show_unit(results: Results, layer: str, unit: int) -> UnitView:
+    """A displayable unit: label, IoU and its top samples with their regions."""
+    return UnitView(results, layer, unit)
 
 
 class UnitView:

@@ -43,11 +43,6 @@ class UnitResult(_Schema):
     def __repr__(self) -> str:
         return f"UnitResult({self.unit}: {self.label!r} ({self.category}), IoU {self.iou:.3f})"
 
-    def _repr_html_(self) -> str:
-        from ganscope.notebook import unit_html
-
-        return unit_html(self)
-
 
 class LayerResult(_Schema):
     name: str
@@ -64,11 +59,6 @@ class LayerResult(_Schema):
     def __repr__(self) -> str:
         good = sum(self.interpretable.values())
         return f"LayerResult({self.name!r}, {self.shape[0]} units, {good} interpretable)"
-
-    def _repr_html_(self) -> str:
-        from ganscope.notebook import layer_html
-
-        return layer_html(self)
 
     @model_validator(mode="after")
     def _consistent(self) -> LayerResult:
@@ -125,17 +115,6 @@ class Results(_Schema):
         layers = ", ".join(f"{name} ({len(r.units)} units, {sum(r.interpretable.values())} interpretable)"
                            for name, r in self.layers.items())
         return f"Results(model={self.model!r}, samples={self.samples}, layers: {layers})"
-
-    def _repr_html_(self) -> str:
-        from ganscope.notebook import results_html
-
-        return results_html(self)
-
-    def show_unit(self, layer: str, unit: int) -> Any:
-        """A displayable unit: label, IoU and its top samples with their regions (in a notebook)."""
-        from ganscope.notebook import UnitView
-
-        return UnitView(self, layer, unit)
 
     @model_validator(mode="after")
     def _consistent(self) -> Results:
