@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The long training run of the demo generator v2 (docs/models.md, "Demo generator v2"), resumable
+# across sessions and machines: the run directory lives outside the work tree (RUN, default
+# /tmp/ganscope-demo-v2); when it holds no state yet, the committed one (train-state/) seeds it.
+# Each call trains until the recipe's total CPU budget is spent (CPU_SECONDS, process CPU time),
+# checkpointing every 50 steps; stop it at any time and call it again to continue.
+set -euo pipefail
+RECIPE=${RECIPE:?set RECIPE to the recipe study\'s winner}
+RUN=${RUN:-/tmp/ganscope-demo-v2}
+CPU_SECONDS=${CPU_SECONDS:-43200}  # the budget: 6 hours of a 2-core machine
+COMMITTED=train-state/demo_generator_v2.safetensors
+mkdir -p "$RUN"
+if [ ! -f "$RUN/generator.safetensors" ] && [ -f "$COMMITTED" ]; then
+  cp "$COMMITTED" "$RUN/generator.safetensors"
+fi
+.venv/bin/ganscope train-demo generator --recipe "$RECIPE" --cpu-seconds "$CPU_SECONDS" \
+  --threads "${THREADS:-2}" --checkpoint-every 50 --run-dir "$RUN" --export "$RUN/demo_generator.safetensors"
