@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganscope.errors import GanscopeError
 from ganscope.report.strips import SampleImages, compose, encode, regions, tile_size
 from ganscope.results import LayerResult, Results, UnitResult
 
@@ -31,8 +32,8 @@ def results_html(results: Results) -> str:
     rows = "".join(_counts_row(name, layer, results.iou_cutoff) for name, layer in results.layers.items())
     categories = _categories(results)
     header = "".join(f"<th>{_e(c)}</th>" for c in ["layer", "units", *categories, "interpretable"])
-    layers = "".join(f"<details><summary>{_e(name)}: best units</summary>{_unit_table(results, name)}</details>"
-                     for name in results.layers)
+    layers = "".join(f"<details><summary>{_e(name)}: best units</summary>"
+                     f"{layer_html(layer, results.iou_cutoff)}</details>" for name, layer in results.layers.items())
     return f"<div>{head}<table><tr>{header}</tr>{rows}</table>{layers}</div>"
 
 
@@ -75,8 +76,6 @@ class UnitView:
     def __init__(self, results: Results, layer: str, unit: int):
         units = results.layer(layer).units
         if not 0 <= unit < len(units):
-            from ganscope.errors import GanscopeError
-
             raise GanscopeError(f"unit {unit} is out of range: layer {layer!r} has {len(units)} units",
                                 argument="unit")
         self.results, self.layer, self.unit = results, layer, units[unit]
@@ -117,10 +116,6 @@ def _counts_row(name: str, layer: LayerResult, cutoff: float) -> str:
     good = sum(layer.interpretable.values())
     cells = "".join(f"<td>{n}</td>" for n in layer.interpretable.values())
     return f"<tr><td>{_e(name)}</td><td>{layer.shape[0]}</td>{cells}<td>{good} {_bar(good, layer.shape[0])}</td></tr>"
-
-
-def _unit_table(results: Results, name: str) -> str:
-    return layer_html(results.layers[name], results.iou_cutoff)
 
 
 def _unit_row(unit: UnitResult) -> str:

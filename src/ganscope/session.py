@@ -47,10 +47,7 @@ class Session:
                  batch_size: int = 16, model_name: str = "custom", segmenter_name: str = "custom"):
         from ganscope.models import check_generator
 
-        if batch_size < 1:
-            raise GanscopeError(f"batch_size must be >= 1, got {batch_size}", argument="batch_size")
-        if seed < 0:
-            raise GanscopeError(f"seed must be >= 0, got {seed}", argument="seed")
+        _check_options(seed, batch_size)
         check_device(device)
         check_generator(generator, model_name)
         if segmenter is not None:
@@ -59,6 +56,7 @@ class Session:
                 segmenter.to(device)
         self.generator = generator.to(device).eval()
         self.segmenter = segmenter
+        self._sized_labels = segmenter is not None and _takes_size(segmenter)
         self.seed, self.device, self.batch_size = seed, device, batch_size
         self.model_name, self.segmenter_name = model_name, segmenter_name
 
@@ -77,16 +75,12 @@ class Session:
 
     def with_options(self, *, seed: int | None = None, batch_size: int | None = None) -> Session:
         """The same models with another seed or batch size (models are shared, not copied)."""
+        seed = self.seed if seed is None else seed
+        batch_size = self.batch_size if batch_size is None else batch_size
+        _check_options(seed, batch_size)
         other = object.__new__(Session)
         other.__dict__.update(self.__dict__)
-        if seed is not None:
-            if seed < 0:
-                raise GanscopeError(f"seed must be >= 0, got {seed}", argument="seed")
-            other.seed = seed
-        if batch_size is not None:
-            if batch_size < 1:
-                raise GanscopeError(f"batch_size must be >= 1, got {batch_size}", argument="batch_size")
-            other.batch_size = batch_size
+        other.seed, other.batch_size = seed, batch_size
         return other
 
     def __repr__(self) -> str:
@@ -178,7 +172,7 @@ class Session:
         argmax there); others' labels are resized with nearest neighbours.
         """
         seg = self._segmenter()
-        sized = size is not None and _takes_size(seg)
+        sized = size is not None and self._sized_labels
         labels = seg.segment(images, size=tuple(size)) if sized else seg.segment(images)
         if not isinstance(labels, torch.Tensor) or labels.dim() != 3 or labels.shape[0] != images.shape[0]:
             got = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
@@ -297,6 +291,13 @@ def fractions(hits: torch.Tensor, footprint: torch.Tensor | None = None) -> torc
 
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _check_options(seed: int, batch_size: int) -> None:
+    if batch_size < 1:
+        raise GanscopeError(f"batch_size must be >= 1, got {batch_size}", argument="batch_size")
+    if seed < 0:
+        raise GanscopeError(f"seed must be >= 0, got {seed}", argument="seed")
 
 
 def _takes_size(segmenter: Any) -> bool:

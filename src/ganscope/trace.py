@@ -8,7 +8,6 @@ does the same for several layers. Hooks are removed on exit, even on error.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganscope.errors import GanscopeError
+from ganscope.errors import GanscopeError, did_you_mean
 
 Edit = Callable[[torch.Tensor], torch.Tensor]
 
@@ -43,8 +42,7 @@ def get_module(model: nn.Module, name: str) -> nn.Module:
     if name in modules and name:
         return modules[name]
     names = layer_names(model)
-    close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else f"; layers are: {', '.join(names[:20])}"
+    hint = did_you_mean(name, names) or f"; layers are: {', '.join(names[:20])}"
     raise LayerNotFoundError(f"unknown layer {name!r}{hint}")
 
 

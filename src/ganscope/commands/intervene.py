@@ -26,7 +26,6 @@ from ganscope.commands.shell import (
     UnitList,
     Value,
     ValueRule,
-    err_console,
     handle_errors,
     ints,
     table,
@@ -34,6 +33,7 @@ from ganscope.commands.shell import (
 from ganscope.errors import GanscopeError
 from ganscope.intervene import Region
 from ganscope.io import write_json
+from ganscope.progress import progress_bar
 from ganscope.results import Results
 from ganscope.session import Cut, Session
 
@@ -183,8 +183,6 @@ def register(app: typer.Typer) -> None:
                  model: Model = "demo", segmenter: Segmenter = "demo", batch_size: BatchSize = 16,
                  device: Device = "") -> None:
         """Train a continuous unit mask alpha for a concept; compare its top-n with IoU's top-n by ACE."""
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
         from ganscope.intervene import compare_rankings, insertion_values, optimise_alpha
         from ganscope.intervene.plots import plot_comparison
 
@@ -194,12 +192,10 @@ def register(app: typer.Typer) -> None:
         units = res.layer(layer).shape[0]
         values = insertion_values(res, layer, range(units), value_rule)
         ns = ints(sizes, "--sizes")
-        columns = TextColumn("optimize"), BarColumn(), TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn()
-        with Progress(*columns, console=err_console) as bar:
-            task = bar.add_task("optimize", total=steps, loss=0.0)
+        with progress_bar(True, "optimize", steps) as update:
             trained = optimise_alpha(cut, concept, samples=samples, values=values, steps=steps, penalty=penalty,
                                      lr=lr, mode=mode,
-                                     on_step=lambda step, loss: bar.update(task, completed=step, loss=loss))
+                                     on_step=lambda step, loss: update(step, info=f"loss {loss:.4f}"))
         comparison = compare_rankings(cut, concept, samples=held_out, values=values, alpha_ranking=trained.ranking,
                                       iou_ranking=res.top_units(layer, concept, units), sizes=ns, start=samples)
         write_json(out / "optimize.json", {**trained.to_json(), "comparison": comparison.to_json()})

@@ -40,11 +40,10 @@ def check_once(path: Path, expected: str, what: str) -> None:
     record = path.with_name(path.name + RECORD_SUFFIX)
     stat = path.stat()
     stamp = f"{stat.st_size} {stat.st_mtime_ns} "
-    try:
-        if record.read_text().startswith(stamp) and record.read_text().split()[-1].startswith(expected.lower()):
+    with contextlib.suppress(OSError):
+        known = record.read_text()
+        if known.startswith(stamp) and known.split()[-1].startswith(expected.lower()):
             return
-    except OSError:
-        pass
     digest = check_sha256(path, expected, what)
     with contextlib.suppress(OSError):  # a read-only cache: check again next time
         write_text(record, stamp + digest)

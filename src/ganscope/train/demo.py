@@ -15,12 +15,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
 from ganscope.errors import GanscopeError
 from ganscope.io import load_checkpoint, save_checkpoint, save_weights
 from ganscope.models.demo import DemoDiscriminator, DemoGenerator, StridedDiscriminator
+from ganscope.progress import progress_bar
 from ganscope.segmenters import load_segmenter
 from ganscope.segmenters.demo import DemoSegmenterNet
 from ganscope.train.augment import diff_augment
@@ -44,13 +44,6 @@ class TrainConfig:
     export: Path | None = None  # safetensors written at every checkpoint when set
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
-    )
-
-
 def _world_batch(step: int, batch: int, device: str, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
     scenes = render(range(step * batch, (step + 1) * batch), seed=WORLD_TRAIN_SEED, size=size)
     return scenes.images.to(device), scenes.labels.to(device)
@@ -58,10 +51,6 @@ def _world_batch(step: int, batch: int, device: str, size: int = 64) -> tuple[to
 
 def _resume(path: Path) -> dict | None:
     return load_checkpoint(path) if path.is_file() else None
-
-
-def _budget_left(step: int, cpu: float, steps: int | None, cpu_seconds: float | None) -> bool:
-    return (steps is None or step < steps) and (cpu_seconds is None or cpu < cpu_seconds)
 
 
 def train_generator(cfg: TrainConfig, recipe: Recipe, cpu_seconds: float | None = None) -> Path:
@@ -118,11 +107,12 @@ def train_generator(cfg: TrainConfig, recipe: Recipe, cpu_seconds: float | None 
             images = images + torch.randn(images.shape, generator=noise).to(device) * recipe.instance_noise
         return torch.stack([d(images) for d in discs.values()])
 
-    total = cfg.steps if cpu_seconds is None else cpu_seconds
-    with _progress() as bar:
-        task = bar.add_task("generator", total=total, completed=start if cpu_seconds is None else cpu, info="")
+    def budget_left() -> bool:
+        return step < cfg.steps if cpu_seconds is None else cpu < cpu_seconds
+
+    with progress_bar(True, "generator", cfg.steps if cpu_seconds is None else cpu_seconds) as update:
         step = start
-        while _budget_left(step, cpu, cfg.steps if cpu_seconds is None else None, cpu_seconds):
+        while budget_left():
             t0, c0 = time.perf_counter(), time.process_time()
             real, _ = _world_batch(step, recipe.batch, device, size=gen.resolution)
             noise = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
@@ -150,12 +140,10 @@ def train_generator(cfg: TrainConfig, recipe: Recipe, cpu_seconds: float | None 
 
             step += 1
             elapsed += time.perf_counter() - t0
-            used = time.process_time() - c0
-            cpu += used
-            bar.update(task, advance=1 if cpu_seconds is None else used,
-                       info=f"step {step} D {d_loss.item():.3f} G {g_loss.item():.3f}")
-            done = not _budget_left(step, cpu, cfg.steps if cpu_seconds is None else None, cpu_seconds)
-            if step % cfg.checkpoint_every == 0 or done:
+            cpu += time.process_time() - c0
+            update(step if cpu_seconds is None else cpu,
+                   info=f"step {step} D {d_loss.item():.3f} G {g_loss.item():.3f}")
+            if step % cfg.checkpoint_every == 0 or not budget_left():
                 checkpoint(step)
     return path
 
@@ -204,8 +192,7 @@ def train_segmenter(cfg: TrainConfig) -> Path:
         sched.load_state_dict(state["sched"])
         start, elapsed = state["step"], state["elapsed"]
 
-    with _progress() as bar:
-        task = bar.add_task("segmenter", total=cfg.steps, completed=start, info="")
+    with progress_bar(True, "segmenter", cfg.steps) as update:
         for step in range(start, cfg.steps):
             t0 = time.perf_counter()
             images, labels = _world_batch(step, cfg.batch, device)
@@ -216,7 +203,7 @@ def train_segmenter(cfg: TrainConfig) -> Path:
             opt.step()
             sched.step()
             elapsed += time.perf_counter() - t0
-            bar.update(task, advance=1, info=f"loss {loss.item():.3f}")
+            update(step + 1, info=f"loss {loss.item():.3f}")
             if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
                 save_checkpoint(ckpt_path, {
                     "net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),

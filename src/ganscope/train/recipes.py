@@ -6,11 +6,10 @@ A recipe fixes the architecture widths and every training choice; the training b
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import asdict, dataclass, field
 
-from ganscope.errors import GanscopeError
+from ganscope.errors import GanscopeError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,5 @@ RECIPES: dict[str, Recipe] = {
 def get_recipe(name: str) -> Recipe:
     """The recipe called ``name``, with close names suggested for a typo."""
     if name not in RECIPES:
-        close = difflib.get_close_matches(name, RECIPES, n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise GanscopeError(f"unknown recipe {name!r}{hint} (known: {', '.join(RECIPES)})")
+        raise GanscopeError(f"unknown recipe {name!r}{did_you_mean(name, RECIPES)} (known: {', '.join(RECIPES)})")
     return RECIPES[name]
