@@ -24,8 +24,12 @@ def make_kernel(taps: Sequence[float] = BLUR_KERNEL) -> torch.Tensor:
 
 
 def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
-              pad: tuple[int, int] = (0, 0)) -> torch.Tensor:
-    """Upsample, pad (same on both axes), convolve every channel with ``kernel``, downsample."""
+              pad: tuple[int, int] = (0, 0), gain: float = 1.0) -> torch.Tensor:
+    """Upsample, pad (same on both axes), convolve every channel with ``kernel``, downsample.
+
+    ``kernel`` is 2-D, or 1-D for a separable filter (run along the width, then the height);
+    ``gain`` scales the result (``up ** 2`` keeps the signal's magnitude after upsampling).
+    """
     batch, channels, height, width = x.shape
     x = x.reshape(batch * channels, 1, height, width)
     if up > 1:
@@ -33,8 +37,12 @@ def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
         x = F.pad(x, (0, up - 1, 0, 0, 0, up - 1))
         x = x.reshape(batch * channels, 1, height * up, width * up)
     x = F.pad(x, (pad[0], pad[1], pad[0], pad[1]))
-    weight = torch.flip(kernel, [0, 1]).to(x)[None, None]
-    x = F.conv2d(x, weight)
+    weight = torch.flip(kernel, list(range(kernel.dim()))).to(x)
+    if kernel.dim() == 2:
+        x = F.conv2d(x, weight[None, None] * gain)
+    else:
+        weight = weight * math.sqrt(gain)
+        x = F.conv2d(F.conv2d(x, weight[None, None, None, :]), weight[None, None, :, None])
     if down > 1:
         x = x[:, :, ::down, ::down]
     return x.reshape(batch, channels, x.shape[2], x.shape[3])
