@@ -23,6 +23,10 @@ from ganscope.io import load_weights
 
 SAFE_GLOBALS = [argparse.Namespace]
 PICKLE_START = (b"PK\x03\x04", b"\x80")  # torch's zip format; a plain pickle (protocol 2 or later)
+NVIDIA_MODULE = "torch_utils"  # NVIDIA's persistence code, named by every stylegan2-ada / stylegan3 pickle
+NVIDIA_MARK = b"torch_utils.persistence"  # named before the first network's record, so near the start
+HEAD_BYTES = 1 << 16
+NVIDIA_HINT = "NVIDIA's network pickles load without their code, as data, with the spec stylegan:PATH"
 
 
 def trust_hint(kind: str) -> str:
@@ -61,17 +65,20 @@ def _trusted_load(path: Path) -> Any:
     """Full unpickling (the user trusts the file); classes it names must be importable here."""
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
-    except (ImportError, AttributeError) as err:
+    except (ImportError, AttributeError) as err:  # ModuleNotFoundError included
         missing = getattr(err, "name", None) or _first_line(err)
-        raise GanscopeError(f"{path} was pickled with code that is not importable here ({missing!r}); it is not "
-                            "a checkpoint of a format ganscope reads (NVIDIA's pickles need their own torch_utils "
-                            "and dnnlib)") from err
+        hint = NVIDIA_HINT if NVIDIA_MODULE in str(missing) else "it is not a checkpoint of a format ganscope reads"
+        raise GanscopeError(f"{path} was pickled with code that is not importable here ({missing!r}); {hint}") from err
 
 
 def _check_looks_like_a_checkpoint(path: Path) -> None:
-    """Say what a file is when it is plainly not a torch checkpoint (an error page saved as .pth, a text file)."""
+    """Say what a file is when it is plainly not a torch checkpoint (an error page saved as .pth, a text file),
+    or when it is NVIDIA's network pickle (which needs the stylegan: spec)."""
     with path.open("rb") as file:
-        head = file.read(512)
+        head = file.read(HEAD_BYTES)
+    if head.startswith(b"\x80") and NVIDIA_MARK in head:
+        raise GanscopeError(f"{path} is an NVIDIA network pickle; {NVIDIA_HINT}")
+    head = head[:512]
     if head.startswith(PICKLE_START):
         return
     text = head.lstrip().lower()
