@@ -51,7 +51,8 @@ def register(app: typer.Typer) -> None:
         for m in segmenters:
             seg_table.add_row(m["name"], m["hub"], str(m["input"]))
         console.print(seg_table)
-        typer.echo("generators: `ganscope fetch NAME`, then --model SPEC (--wide: layers, URLs)")
+        typer.echo("generators: `ganscope fetch NAME`, then --model SPEC (--wide: layers, URLs);\n"
+                   "            NVIDIA's .pkl (stylegan2-ada, stylegan3): --model stylegan:PATH")
         typer.echo("segmenters: `huggingface-cli download REPO --local-dir DIR`,\n"
                    "            then --segmenter segformer:DIR")
 

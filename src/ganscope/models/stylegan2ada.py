@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganscope.errors import GanscopeError
 from ganscope.models.nvidia_layers import FullyConnectedLayer, bias_act, check_activation
 from ganscope.models.stylegan2_ops import BLUR_KERNEL, make_kernel, upfirdn2d
 
@@ -124,6 +125,8 @@ class SynthesisBlock(nn.Module):
                  is_last: bool, architecture: str = "skip", resample_filter: Sequence[float] = BLUR_KERNEL,
                  conv_clamp: float | None = None, **layer_kwargs: object):
         super().__init__()
+        if architecture not in ARCHITECTURES:
+            raise GanscopeError(f"unknown StyleGAN2 architecture {architecture!r} (known: {', '.join(ARCHITECTURES)})")
         self.in_channels, self.architecture = in_channels, architecture
         self.register_buffer("resample_filter", setup_filter(resample_filter))
         if in_channels == 0:

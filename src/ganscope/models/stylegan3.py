@@ -114,7 +114,10 @@ class SynthesisInput(nn.Module):
 
 
 class SynthesisLayer(nn.Module):
-    """Modulated conv then filtered leaky ReLU between sampling rates; the last one is the to-RGB layer."""
+    """Modulated conv then filtered leaky ReLU between sampling rates; the last one is the to-RGB layer.
+
+    ``magnitude_ema_beta`` only matters in training (the pickle's ``magnitude_ema`` is used as is).
+    """
 
     def __init__(self, w_dim: int, is_torgb: bool, is_critically_sampled: bool, in_channels: int,
                  out_channels: int, in_size: int, out_size: int, in_sampling_rate: int, out_sampling_rate: int,
@@ -152,7 +155,10 @@ class SynthesisLayer(nn.Module):
 
 
 class SynthesisNetwork(nn.Module):
-    """w -> image through ``input`` and ``num_layers + 1`` layers whose cutoffs rise geometrically."""
+    """w -> image through ``input`` and ``num_layers + 1`` layers whose cutoffs rise geometrically.
+
+    ``num_fp16_res`` only changes speed on NVIDIA's GPUs: accepted, unused (float32 throughout).
+    """
 
     def __init__(self, w_dim: int, img_resolution: int, img_channels: int, channel_base: int = 32768,
                  channel_max: int = 512, num_layers: int = 14, num_critical: int = 2, first_cutoff: float = 2,
