@@ -75,8 +75,9 @@ def nvidia_names() -> Iterator[None]:
 class PersistencePickler(pickle.Pickler):
     """Every torch module -> NVIDIA's reconstruction record of it (``init`` maps modules to their kwargs)."""
 
-    def __init__(self, file: io.BufferedIOBase, init: dict[int, dict[str, Any]], module_src: str):
-        super().__init__(file)
+    def __init__(self, file: io.BufferedIOBase, init: dict[int, dict[str, Any]], module_src: str,
+                 protocol: int | None = None):
+        super().__init__(file, protocol)
         self.init, self.module_src = init, module_src
 
     def reducer_override(self, obj: Any) -> Any:
@@ -93,9 +94,9 @@ def easy(kwargs: dict[str, Any]) -> EasyDict:
 
 
 def write_snapshot(path: Path, snapshot: dict[str, Any], init: dict[int, dict[str, Any]],
-                   module_src: str = "# NVIDIA's networks.py would be here") -> Path:
+                   module_src: str = "# NVIDIA's networks.py would be here", protocol: int | None = None) -> Path:
     with nvidia_names(), path.open("wb") as file:
-        PersistencePickler(file, init, module_src).dump(snapshot)
+        PersistencePickler(file, init, module_src, protocol).dump(snapshot)
     return path
 
 
@@ -139,6 +140,15 @@ def test_a_pickle_loads_the_state_put_in(tmp_path: Path, kind: str, kwargs: dict
     assert gen.latent_shape == (8,)
     modules = dict(gen.named_modules())
     assert all(name in modules for name in layers)
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 5])  # NVIDIA's default: 3 (Python 3.7) or 4 (3.8 on)
+def test_every_pickle_protocol_loads(tmp_path: Path, protocol: int) -> None:
+    gen = random_generator("stylegan3", SG3_R)
+    path = write_snapshot(tmp_path / "p.pkl", {"G_ema": gen, "training_set_kwargs": easy({"xflip": True})},
+                          {id(gen): easy(SG3_R)}, protocol=protocol)
+    z = torch.randn(2, 8)
+    assert torch.equal(load_generator(f"stylegan:{path}?truncation=1")(z), gen(z))
 
 
 def test_records_keep_their_structure(tmp_path: Path) -> None:

@@ -98,6 +98,13 @@ def _parameter(data: Any, *_grad_hooks: Any) -> torch.Tensor:
     return data
 
 
+def _latin1(text: str, encoding: str) -> bytes:
+    """``_codecs.encode``, as protocol 2 pickles write bytes: latin-1 text, and no other codec."""
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"bytes encoded as {encoding!r}")
+    return text.encode("latin1")
+
+
 ALLOWED: dict[tuple[str, str], Callable[..., Any]] = {
     PERSISTENCE: _record,
     ("dnnlib.util", "EasyDict"): EasyDict,
@@ -106,6 +113,8 @@ ALLOWED: dict[tuple[str, str], Callable[..., Any]] = {
     ("torch._utils", "_rebuild_parameter"): _parameter,
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("builtins", "set"): set,
+    ("__builtin__", "set"): set,  # protocol 2 names it so
+    ("_codecs", "encode"): _latin1,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     **{(module, name): getattr(multiarray, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray")
@@ -146,8 +155,8 @@ def read_network_pickle(path: str | Path) -> dict[str, Any]:
         except RefusedGlobal as err:
             raise GanscopeError(f"{path} refused: it needs the global {err}, which an NVIDIA network pickle "
                                 "does not contain and which could run code; nothing from it was run") from err
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError, RuntimeError,
-                OverflowError, MemoryError) as err:
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
+                RuntimeError, OverflowError, MemoryError) as err:
             raise GanscopeError(f"cannot read network pickle {path}: the file is truncated or not a pickle "
                                 f"({type(err).__name__}: {str(err).strip()[:200]})") from err
     if not isinstance(data, dict) or not any(isinstance(v, Record) for v in data.values()):
