@@ -166,3 +166,45 @@ def test_pilot_range_stays_below_the_threshold_of_a_unit_that_fires_early(monkey
     monkeypatch.setattr(engine, "PILOT_GROUPS", 1)
     pooled, _ = pilot_ranges(population[:64], (8, 8), cfg)
     assert pooled.item() > exact
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), h=st.integers(1, 9), w=st.integers(1, 9),
+       size=st.tuples(st.integers(1, 40), st.integers(1, 40)), bins=st.sampled_from([1, 7, 64]))
+def test_compiled_counts_equal_the_torch_path(seed: int, h: int, w: int, size: tuple[int, int], bins: int):
+    """The CPU kernel and the device-agnostic torch path agree on every scale, up- or down-sampling.
+
+    Both follow the bilinear formula up to float rounding, so they could differ for a value within
+    an ulp of an edge (about 1e-6 of values at 256 bins); with edges off the data, none does here."""
+    g = torch.Generator().manual_seed(seed)
+    acts = torch.randn(3, 4, h, w, generator=g) * 2
+    labels = torch.randint(0, 5, (3, *size), generator=g)
+    lo = torch.rand(4, generator=g) - 0.5  # not a data value: no value sits exactly on an edge
+    compiled, reference = JointHistogram(lo, lo + 3, bins, 5), JointHistogram(lo, lo + 3, bins, 5)
+    compiled.update(acts, labels)
+    reference._count_torch(acts, labels, reference.lo.float(), reference.width.float())
+    assert torch.equal(compiled.counts, reference.counts)
+
+
+def test_compiled_moments_equal_double_precision_torch():
+    maps = torch.randn(6, 5, 7, 3) * 4 + 2
+    fast, slow = Moments(5), Moments(5)
+    fast.update(maps, unit_dim=1)
+    slow.update(maps.unsqueeze(0), unit_dim=2)  # another unit_dim: the torch path
+    torch.testing.assert_close(fast.mean, slow.mean, rtol=1e-13, atol=0)
+    torch.testing.assert_close(fast.m2, slow.m2, rtol=1e-11, atol=0)
+    assert torch.equal(fast.min, slow.min) and torch.equal(fast.max, slow.max)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), batch=st.integers(1, 7))
+def test_topk_batched_updates_equal_one_update(seed: int, batch: int):
+    """Once full, TopK merges only units a new sample can enter: the same as merging every unit."""
+    g = torch.Generator().manual_seed(seed)
+    acts = torch.randint(0, 6, (20, 9, 2, 2), generator=g).float()  # many equal peaks: ties by index
+    whole, parts = TopK(9, 4, (2, 2)), TopK(9, 4, (2, 2))
+    whole.update(acts, torch.arange(20))
+    for start in range(0, 20, batch):
+        parts.update(acts[start : start + batch], torch.arange(start, min(start + batch, 20)))
+    assert torch.equal(whole.indices, parts.indices) and torch.equal(whole.maps, parts.maps)
+    assert torch.equal(whole.scores, parts.scores)

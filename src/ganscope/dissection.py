@@ -70,6 +70,7 @@ class DissectConfig:
              f"must be in 1..{MAX_SEG_SIZE}, got {self.seg_size}"),
             ("tail_factor", self.tail_factor >= 1, f"must be >= 1, got {self.tail_factor}"),
             ("bins", self.bins >= 1, f"must be >= 1, got {self.bins}"),
+            ("topk", self.topk >= 1, f"must be >= 1, got {self.topk}"),
             ("iou_cutoff", 0 <= self.iou_cutoff < 1, f"must be in [0, 1), got {self.iou_cutoff}"),
             ("checkpoint_every", self.checkpoint_every >= 1, f"must be >= 1, got {self.checkpoint_every}"),
         ]

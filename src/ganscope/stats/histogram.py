@@ -21,6 +21,8 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
+from ganscope.stats.kernels import joint_counts
+
 _CHUNK_ELEMENTS = 1 << 20  # upsampled values processed at once: bounds memory, stays near the cache
 _SUB_BLOCK = 4  # side of the sub-blocks bounded (and skipped) as a whole
 
@@ -136,18 +138,30 @@ class JointHistogram:
         return self.lo[:, None] + torch.arange(self.bins + 1, dtype=torch.float64) * self.width[:, None]
 
     def update(self, activations: torch.Tensor, labels: torch.Tensor) -> None:
-        """Add activations (B, units, h, w) against labels (B, H, W)."""
+        """Add activations (B, units, h, w) against labels (B, H, W).
+
+        On the CPU a compiled kernel counts (``kernels.joint_counts``); elsewhere the torch path.
+        """
         device = activations.device
         labels = labels.to(device)
         # Counts live where the activations are (no host round trip per chunk on a GPU).
         self.counts, self.label_counts = self.counts.to(device), self.label_counts.to(device)
         self.label_counts += torch.bincount(labels.flatten(), minlength=self.concepts)
+        lo, width = self.lo.to(device, torch.float32), self.width.to(device, torch.float32)
+        if device.type == "cpu":
+            joint_counts(activations, labels, lo, width, self.counts)
+        else:
+            self._count_torch(activations, labels, lo, width)
+        self._intersections = None
+
+    def _count_torch(self, activations: torch.Tensor, labels: torch.Tensor, lo: torch.Tensor,
+                     width: torch.Tensor) -> None:
+        """The device-agnostic path of ``update``: chunks of upsampled values, keyed and bincounted."""
         if self.concepts < torch.iinfo(torch.int16).max:
             labels = labels.to(torch.int16)  # a quarter of the memory traffic when gathering label blocks
         # Bin coordinates of the source maps: bilinear upsampling commutes with this per-unit
         # affine map, so the upsampled coordinate floored is the bin (1 at lo), one op per value.
         shape = (1, -1, 1, 1)
-        lo, width = self.lo.to(device, torch.float32), self.width.to(device, torch.float32)
         coords = (activations.float() - lo.view(shape)).div_(width.view(shape)).add_(1)
         # Padding pixels count under an extra concept and values below lo in bin 0; both
         # are dropped afterwards, which is cheaper than selecting the pixels to keep.
@@ -161,7 +175,6 @@ class JointHistogram:
             part = part.view(-1, self.bins + 2, self.concepts + 1)[:, :, :-1]
             self.counts.index_add_(0, ids, part)
         self.counts[:, 0] = 0
-        self._intersections = None
 
     def merge(self, other: JointHistogram) -> None:
         if not (torch.equal(self.lo, other.lo) and torch.equal(self.hi, other.hi) and self.bins == other.bins):

@@ -20,10 +20,20 @@ class TopK:
 
     def update(self, activations: torch.Tensor, indices: torch.Tensor) -> None:
         """activations (B, units, h, w) of samples ``indices`` (B,)."""
-        acts = activations.detach().float()
-        scores = acts.flatten(2).amax(2).T.cpu()  # (units, B); scores and float16 maps leave the device
+        acts = activations.detach()
+        scores = acts.flatten(2).amax(2).T.float().cpu()  # (units, B); scores and float16 maps leave the device
         idx = indices.cpu().expand(acts.shape[1], -1)
-        self._keep(scores, idx, acts.transpose(0, 1).to(torch.float16).cpu())
+        if self.scores.shape[1] < self.k or not self.k:  # still filling up: every unit merges
+            self._keep(scores, idx, acts.transpose(0, 1).to(torch.float16).cpu())
+            return
+        # Once full, only units where a new sample reaches the k-th kept score can change.
+        units = (scores >= self.scores[:, -1:]).any(1).nonzero()[:, 0]
+        if len(units):
+            part = TopK(len(units), self.k, tuple(self.maps.shape[2:]))
+            part.scores, part.indices, part.maps = self.scores[units], self.indices[units], self.maps[units]
+            maps = acts[:, units.to(acts.device)].transpose(0, 1).to(torch.float16).cpu()
+            part._keep(scores[units], idx[units], maps)
+            self.scores[units], self.indices[units], self.maps[units] = part.scores, part.indices, part.maps
 
     def merge(self, other: TopK) -> None:
         self._keep(other.scores, other.indices, other.maps)
