@@ -8,6 +8,7 @@ from torch import nn
 
 from ganscope.errors import GanscopeError
 from ganscope.io import load_weights
+from ganscope.models.biggan import biggan_generator
 from ganscope.models.demo import DEMO_CHANNELS, DemoGenerator
 from ganscope.models.nvidia import stylegan_generator
 from ganscope.models.proggan import proggan_generator
@@ -31,7 +32,8 @@ def demo_generator(path: str | None = None) -> DemoGenerator:
 
 
 GENERATORS: dict[str, Factory] = {"demo": demo_generator, "proggan": proggan_generator,
-                                   "stylegan2": stylegan2_generator, "stylegan": stylegan_generator}
+                                   "stylegan2": stylegan2_generator, "stylegan": stylegan_generator,
+                                   "biggan": biggan_generator}
 
 
 def load_generator(spec: str) -> nn.Module:
