@@ -22,33 +22,28 @@ class TopK:
         """activations (B, units, h, w) of samples ``indices`` (B,)."""
         acts = activations.detach()
         scores = acts.flatten(2).amax(2).T.float().cpu()  # (units, B); scores and float16 maps leave the device
-        idx = indices.cpu().expand(acts.shape[1], -1)
-        if self.scores.shape[1] < self.k or not self.k:  # still filling up: every unit merges
-            self._keep(scores, idx, acts.transpose(0, 1).to(torch.float16).cpu())
-            return
-        # Once full, only units where a new sample reaches the k-th kept score can change.
-        units = (scores >= self.scores[:, -1:]).any(1).nonzero()[:, 0]
-        if len(units):
-            part = TopK(len(units), self.k, tuple(self.maps.shape[2:]))
-            part.scores, part.indices, part.maps = self.scores[units], self.indices[units], self.maps[units]
-            maps = acts[:, units.to(acts.device)].transpose(0, 1).to(torch.float16).cpu()
-            part._keep(scores[units], idx[units], maps)
-            self.scores[units], self.indices[units], self.maps[units] = part.scores, part.indices, part.maps
+        self._keep(scores, indices.cpu().expand(acts.shape[1], -1), acts.transpose(0, 1))
 
     def merge(self, other: TopK) -> None:
         self._keep(other.scores, other.indices, other.maps)
 
     def _keep(self, scores: torch.Tensor, indices: torch.Tensor, maps: torch.Tensor) -> None:
+        """Merge candidates (units, m) with their maps (units, m, h, w), which may be a strided view:
+        only the maps that make the cut are read (and converted), never all of them."""
+        kept = self.scores.shape[1]
         scores = torch.cat([self.scores, scores], 1)
         indices = torch.cat([self.indices, indices], 1)
-        maps = torch.cat([self.maps, maps], 1)
         # sort by index first, then stably by descending score: equal scores keep index order
         by_index = indices.argsort(dim=1, stable=True)
         order = by_index.gather(1, scores.gather(1, by_index).argsort(dim=1, descending=True, stable=True))
         order = order[:, : self.k]
-        self.scores = scores.gather(1, order)
-        self.indices = indices.gather(1, order)
-        self.maps = maps[torch.arange(maps.shape[0])[:, None], order]
+        rows = torch.arange(len(order))[:, None].expand_as(order)
+        old = order < kept
+        out = torch.empty((*order.shape, *self.maps.shape[2:]), dtype=torch.float16)
+        out[old] = self.maps[rows[old], order[old]]
+        new_rows, new_cols = rows[~old], order[~old] - kept
+        out[~old] = maps[new_rows.to(maps.device), new_cols.to(maps.device)].to(torch.float16).cpu()
+        self.scores, self.indices, self.maps = scores.gather(1, order), indices.gather(1, order), out
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {"scores": self.scores, "indices": self.indices, "maps": self.maps}
