@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         console.print(seg_table)
         typer.echo("generators: `ganscope fetch NAME`, then --model SPEC (--wide: layers, URLs);\n"
                    "            NVIDIA's .pkl (stylegan2-ada, stylegan3): --model stylegan:PATH\n"
-                   "            BigGAN (a pytorch-pretrained-biggan directory): --model 'biggan:DIR?class=church'")
+                   "            pytorch-pretrained-biggan's DIR: --model 'biggan:DIR?class=church'")
         typer.echo("segmenters: `huggingface-cli download REPO --local-dir DIR`,\n"
                    "            then --segmenter segformer:DIR")
 
