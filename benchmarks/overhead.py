@@ -1,84 +1,132 @@
-"""Dissection time / plain generator + segmenter forward time, measured in one run.
+"""Dissection time / plain generator + segmenter time, measured in one run, over a matrix of models.
 
-    .venv/bin/python benchmarks/overhead.py [--samples 200] [--device cpu] [--model proggan|light|demo]
+    .venv/bin/python benchmarks/overhead.py --generator proggan --segmenter colour --samples 1000 --seg-size 256
+    .venv/bin/python benchmarks/overhead.py --matrix [--out rows.jsonl]   # every row, each in a fresh process
 
-Models: ``proggan`` is the LSUN 256 x 256 ProGAN architecture that GAN Dissection dissects
-(ganscope's adapter, random weights) with a SegFormer-B0 150-class segmenter (random
-weights, built from its config: no download), dissecting layer4, layer6 and layer8;
-``light`` is a half-width ProGAN-like generator with a tiny 150-class segmenter
-(benchmarks/common.py), a harder case for the ratio; ``demo`` the shipped demo models.
-Prints absolute times, the ratio, and with --memory peak RSS after N and 4N samples
-(the tallies' memory must not grow with N).
+Generators: ``proggan`` is the LSUN 256 x 256 ProGAN architecture that GAN Dissection dissects
+(ganscope's adapter, random weights; layers layer4, layer7, layer10: 512 units at 8 x 8, 512 at
+32 x 32, 256 at 64 x 64); ``demo`` is the shipped demo generator (64 x 64; layer2, layer6, layer9).
+Segmenters: ``colour``, a near-free per-pixel nearest-colour rule (11 labels), which shows the
+tally's own cost; ``segformer``, SegFormer-B0 with 150 classes (random weights, built from its
+config: no download); ``demo``, the shipped demo segmenter. Each row runs the plain pass (generator,
+then segmenter on the full images) over N samples, then the whole dissection of the same samples
+(pilot, tallies, thresholds, IoU tables; no report), and reports both times, their ratio and the
+process's peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import ProGANLike, SegNetLike, timed  # noqa: E402
+from common import ColourSegmenter, timed  # noqa: E402
 
 from ganscope.pipeline import run_dissection  # noqa: E402
 from ganscope.sampling import batches, latents  # noqa: E402
 from ganscope.session import Session  # noqa: E402
 
+LAYERS = {"proggan": ["layer4", "layer7", "layer10"], "demo": ["layer2", "layer6", "layer9"]}
+# (generator, segmenter, samples, seg size, batch size): the matrix of docs/benchmarks.md
+MATRIX = [
+    ("proggan", "colour", 1000, 256, 16), ("proggan", "colour", 256, 256, 16), ("proggan", "colour", 256, 128, 16),
+    ("proggan", "colour", 256, 64, 16), ("proggan", "colour", 1000, 128, 16), ("proggan", "segformer", 256, 256, 16),
+    ("proggan", "demo", 256, 256, 16), ("demo", "demo", 1000, 64, 32), ("demo", "demo", 256, 64, 32),
+    ("demo", "colour", 1000, 64, 32),
+]
 
-def build(model: str, device: str):
-    if model == "proggan":
+
+def build_generator(name: str) -> torch.nn.Module:
+    if name == "proggan":
+        from ganscope.models.proggan import ProgressiveGenerator
+
+        torch.manual_seed(0)
+        return ProgressiveGenerator([512, 512, 512, 512, 512, 256, 128, 64]).eval()
+    from ganscope.models import load_generator
+
+    return load_generator("demo")
+
+
+def build_segmenter(name: str):
+    if name == "segformer":
         from transformers import SegformerConfig, SegformerForSemanticSegmentation
 
-        from ganscope.models.proggan import ProgressiveGenerator
         from ganscope.segmenters.segformer import SegFormerSegmenter
 
         torch.manual_seed(0)
-        gen = ProgressiveGenerator([512, 512, 512, 512, 512, 256, 128, 64]).eval()
-        seg = SegFormerSegmenter(SegformerForSemanticSegmentation(SegformerConfig(num_labels=150)))
-        return gen.to(device), seg.to(device), ["layer4", "layer6", "layer8"]
-    if model == "demo":
-        from ganscope.models import load_generator
+        return SegFormerSegmenter(SegformerForSemanticSegmentation(SegformerConfig(num_labels=150)))
+    if name == "demo":
         from ganscope.segmenters import load_segmenter
 
-        return load_generator("demo").to(device), load_segmenter("demo").to(device), ["layer2", "layer6", "layer9"]
-    return ProGANLike().eval().to(device), SegNetLike().to(device), ["layer4", "layer6", "layer8"]
+        return load_segmenter("demo")
+    return ColourSegmenter()
 
 
 @torch.no_grad()
-def plain(gen, seg, samples: int, batch: int, device: str) -> None:
+def plain(gen: torch.nn.Module, seg, samples: int, batch: int, device: str) -> None:
     for idx in batches(range(samples), batch):
-        images = gen(latents(0, idx, gen.latent_shape).to(device))
-        seg.segment(images)
+        seg.segment(gen(latents(0, idx, gen.latent_shape).to(device)))
 
 
-def peak_rss_mb() -> float:
+def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def measure(generator: str, segmenter: str, samples: int, seg_size: int, batch: int, device: str) -> dict:
+    gen, seg = build_generator(generator).to(device), build_segmenter(segmenter)
+    if hasattr(seg, "to"):
+        seg = seg.to(device)
+    plain(gen, seg, batch, batch, device)  # warm-up (and the kernels' compile cache)
+    session = Session(gen, seg, batch_size=batch, device=device)
+    run_dissection(session, LAYERS[generator], batch, pilot=batch, seg_size=seg_size)
+    t_plain = timed(lambda: plain(gen, seg, samples, batch, device))
+    results = []
+    t_dissect = timed(lambda: results.append(run_dissection(session, LAYERS[generator], samples, seg_size=seg_size)))
+    units = {name: [[u.label, u.iou] for u in layer.units] for name, layer in results[0].layers.items()}
+    return {"units": units, "generator": generator, "segmenter": segmenter, "samples": samples, "seg_size": seg_size,
+            "batch": batch, "device": device, "threads": torch.get_num_threads(), "plain_s": round(t_plain, 2),
+            "dissect_s": round(t_dissect, 2), "ratio": round(t_dissect / t_plain, 3),
+            "peak_rss_mib": round(peak_rss_mib())}
+
+
+def run_matrix(out: Path | None, device: str) -> None:
+    print("| generator | segmenter | N | seg size | batch | plain | dissection | ratio | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for generator, segmenter, samples, seg_size, batch in MATRIX:
+        args = ["--generator", generator, "--segmenter", segmenter, "--samples", str(samples),
+                "--seg-size", str(seg_size), "--batch-size", str(batch), "--device", device, "--json"]
+        row = json.loads(subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True,
+                                        text=True).stdout.splitlines()[-1])
+        if out is not None:  # with each unit's label and IoU, for the segmentation-size study
+            with out.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+        print(f"| {generator} | {segmenter} | {samples} | {seg_size} | {batch} | {row['plain_s']:.1f} s "
+              f"| {row['dissect_s']:.1f} s | **{row['ratio']:.2f}** | {row['peak_rss_mib']} MiB |", flush=True)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--generator", choices=sorted(LAYERS), default="proggan")
+    parser.add_argument("--segmenter", choices=["colour", "segformer", "demo"], default="colour")
+    parser.add_argument("--samples", type=int, default=256)
+    parser.add_argument("--seg-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--model", choices=["proggan", "light", "demo"], default="proggan")
-    parser.add_argument("--memory", action="store_true", help="also dissect 4N samples and report peak RSS")
+    parser.add_argument("--json", action="store_true", help="print the row as one JSON line")
+    parser.add_argument("--matrix", action="store_true", help="run every row of MATRIX, each in a fresh process")
+    parser.add_argument("--out", type=Path, help="with --matrix: append each row to this JSON-lines file")
     args = parser.parse_args()
-    gen, seg, layers = build(args.model, args.device)
-    n, b = args.samples, args.batch_size
-    plain(gen, seg, b, b, args.device)  # warm-up
-    t_plain = timed(lambda: plain(gen, seg, n, b, args.device))
-    session = Session(gen, seg, batch_size=b, device=args.device)
-    t_dissect = timed(lambda: run_dissection(session, layers, n))
-    print(f"model={args.model} device={args.device} samples={n} batch={b} layers={','.join(layers)} "
-          f"threads={torch.get_num_threads()}")
-    print(f"plain forward {t_plain:.2f} s, dissection {t_dissect:.2f} s, ratio {t_dissect / t_plain:.3f}")
-    if args.memory:
-        rss_n = peak_rss_mb()
-        run_dissection(session, layers, 4 * n)
-        print(f"peak RSS after N={n}: {rss_n:.0f} MB; after 4N={4 * n}: {peak_rss_mb():.0f} MB")
+    if args.matrix:
+        run_matrix(args.out, args.device)
+        return
+    row = measure(args.generator, args.segmenter, args.samples, args.seg_size, args.batch_size, args.device)
+    print(json.dumps(row) if args.json else {k: v for k, v in row.items() if k != "units"})
 
 
 if __name__ == "__main__":

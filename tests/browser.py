@@ -30,3 +30,15 @@ def chromium_page(errors: list[str], width: int = 1280, height: int = 900) -> It
             yield page
         finally:
             browser.close()
+
+
+def drag(page: Any, selector: str, row: int, x0: int, x1: int, width: int) -> None:
+    """A pointer stroke on ``selector`` (an image ``width`` pixels wide) along row ``row``, x0 to x1."""
+    box = page.locator(selector).bounding_box()
+    scale = box["width"] / width
+    page.mouse.move(box["x"] + x0 * scale, box["y"] + row * scale)
+    page.mouse.down()
+    for step in range(8):
+        x = x0 + (x1 - x0) * step / 7
+        page.mouse.move(box["x"] + x * scale, box["y"] + row * scale)
+    page.mouse.up()

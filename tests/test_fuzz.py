@@ -26,10 +26,11 @@ from ganscope.artifacts.marks import MARKS_FILE, MarkStore
 from ganscope.cli import app as cli_app
 from ganscope.errors import GanscopeError
 from ganscope.intervene import Region
+from ganscope.painting import pooled, rasterise
 from ganscope.results import RESULTS_FILE, Results
 from ganscope.server import create_app
 from ganscope.server.limits import MAX_COORD
-from ganscope.server.masks import decode_mask, pooled, rasterise
+from ganscope.server.masks import decode_mask
 from ganscope.session import Session
 from test_cli import GEN, SEG
 

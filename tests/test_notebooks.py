@@ -44,3 +44,11 @@ def test_dissect_notebook_measures_causal_effects(tmp_path: Path):
     assert int(removed["32"]) >= 50
     assert "tiles, door appears in" in text and (tmp_path / "dissection" / "results.json").is_file()
     assert seconds < 60
+
+
+def test_real_checkpoint_notebook_runs_the_same_steps(tmp_path: Path):
+    """Without downloads it dissects a stand-in ProGAN saved in the real format, through the proggan: spec."""
+    text, seconds = run_notebook("03_real_checkpoint.ipynb", tmp_path)
+    assert re.search(r"model proggan:\S+, segmenter (demo|segformer:\S+)", text)
+    assert re.search(r"inside the mask: original [\d.]+, top 4 off [\d.]+, top 16 off [\d.]+, top 128 off", text)
+    assert seconds < 60

@@ -417,7 +417,7 @@ def test_paint_in_headless_chromium(demo: tuple[torch.nn.Module, Results, Path],
     directory) and list the artifact candidates. Screenshots go to $GANSCOPE_SCREENSHOTS or a temporary folder."""
     shots = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
     chromium_or_skip()
-    from browser import chromium_page
+    from browser import chromium_page, drag
 
     gen, res, results_dir = demo
     directory = Path(shutil.copytree(results_dir, tmp_path / "results"))
@@ -454,7 +454,7 @@ def test_paint_in_headless_chromium(demo: tuple[torch.nn.Module, Results, Path],
             page.check(f"input[name=mode][value={mode}]")
             page.click(f"#palette button[data-concept={concept}]")
             version = page.get_attribute("#picture", "data-version")
-            drag(page, row, x0, x1, res.image_size[1])
+            drag(page, "#overlay", row, x0, x1, res.image_size[1])
             page.wait_for_function(f"document.getElementById('picture').dataset.version !== '{version}'")
             page.wait_for_function("document.getElementById('picture').src.startsWith('data:')")
             now = fetch_picture(page)
@@ -501,17 +501,6 @@ def test_paint_in_headless_chromium(demo: tuple[torch.nn.Module, Results, Path],
         far[max(0, row - 16) : row + 17, max(0, x0 - 16) : x1 + 17] = False
         assert diff[near].mean() > 10, "the image did not change under the stroke"
         assert diff[far].max() <= 3, "the image changed far from the stroke"
-
-
-def drag(page: object, row: int, x0: int, x1: int, width: int) -> None:
-    """A pointer stroke across image row ``row`` from column x0 to x1 (image pixels)."""
-    box = page.locator("#overlay").bounding_box()
-    scale = box["width"] / width
-    page.mouse.move(box["x"] + x0 * scale, box["y"] + row * scale)
-    page.mouse.down()
-    for x in np.linspace(x0, x1, 8):
-        page.mouse.move(box["x"] + float(x) * scale, box["y"] + row * scale)
-    page.mouse.up()
 
 
 def fetch_picture(page: object) -> np.ndarray:

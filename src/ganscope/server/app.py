@@ -18,9 +18,10 @@ from fastapi.staticfiles import StaticFiles
 from ganscope.artifacts.marks import MarkStore
 from ganscope.artifacts.summary import candidate_ranking
 from ganscope.errors import GanscopeError
+from ganscope.painting import PAINT_UNITS, paint_layer
 from ganscope.results import Results
 from ganscope.server import schemas as s
-from ganscope.server.edits import PAINT_UNITS, legacy_edits, paint_edit, paint_layer
+from ganscope.server.edits import legacy_edits, paint_edit
 from ganscope.server.errors import add_handlers
 from ganscope.server.limits import MAX_BODY_BYTES, BodyLimit
 from ganscope.server.service import ModelService, data_url

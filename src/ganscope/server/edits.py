@@ -2,9 +2,7 @@
 
 Each edit is one Intervention (h' = h + w (k - h)); edits are applied in order, so a later
 stroke paints over an earlier one exactly like the original tool's alpha compositing.
-Paint edits use a concept's top units by IoU in the paint layer (default: 20 units of the
-middle dissected layer): "remove" ablates them in the region, "draw" inserts them at
-their 99.5th-percentile activation.
+What a paint edit does is the library's ``ganscope.painting.paint``.
 """
 
 from __future__ import annotations
@@ -16,26 +14,16 @@ import torch
 from torch import nn
 
 from ganscope.errors import GanscopeError
-from ganscope.intervene import Intervention, check_units, insertion_values
+from ganscope.intervene import Intervention
+from ganscope.painting import paint, pooled, rasterise
 from ganscope.results import Results
-from ganscope.server.masks import decode_mask, pooled, rasterise
+from ganscope.server.masks import decode_mask
 from ganscope.server.schemas import Edit, LegacyIntervention
-from ganscope.trace import get_module, layer_names
-
-PAINT_UNITS = 20
-
-
-def paint_layer(generator: nn.Module, results: Results) -> str:
-    """The middle dissected layer in the generator's order (e.g. layer6 of layer2, layer6, layer9)."""
-    order = {name: i for i, name in enumerate(layer_names(generator))}
-    layers = sorted(results.layers, key=lambda name: order.get(name, len(order)))
-    if not layers:
-        raise GanscopeError("the results hold no layers")
-    return layers[len(layers) // 2]
+from ganscope.trace import get_module
 
 
 def paint_edit(edit: Edit, results: Results, layer: str, units: int) -> Intervention | None:
-    """One paint edit as an Intervention on a dissected layer; None when its region is empty."""
+    """One client paint edit as an Intervention on a dissected layer; None when its mask is empty."""
     layer = edit.layer or layer
     results.layer(layer)
     size = results.image_size
@@ -49,10 +37,8 @@ def paint_edit(edit: Edit, results: Results, layer: str, units: int) -> Interven
             return None
     else:
         region = None
-    chosen = edit.units if edit.units is not None else results.top_units(layer, edit.concept, edit.top or units)
-    chosen = check_units(chosen, len(results.layers[layer].units), layer)
-    values = insertion_values(results, layer, chosen) if edit.mode == "draw" else None
-    return Intervention(layer, chosen, values, region, edit.strength)
+    return paint(results, layer, edit.mode, region, concept=edit.concept, units=edit.units,
+                 top=edit.top or units, strength=edit.strength)
 
 
 def legacy_edits(interventions: Sequence[LegacyIntervention], generator: nn.Module) -> list[Intervention]:

@@ -1,8 +1,6 @@
-"""Regions sent by clients: brush strokes, or the original tool's masks (bitstring or PNG data URL).
+"""The original tool's masks sent by clients (bitstring or PNG data URL) as boolean arrays.
 
-Masks are max-pooled onto a layer's feature grid (the original GAN Dissection server's
-default, ``maskpooling: "max"``): a feature cell is edited when any painted pixel falls in
-it, so even a thin brush stroke edits something. ``"mean"`` blends by the painted fraction.
+Brush strokes and pooling onto a layer's grid are the library's (``ganscope.painting``).
 """
 
 from __future__ import annotations
@@ -12,50 +10,14 @@ import binascii
 import io
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from ganscope.errors import GanscopeError
-from ganscope.intervene import Region
 from ganscope.server.limits import MAX_MASK_SIDE
 
 DATA_URL = re.compile(r"^(?:data:)?image/\w+;base64,")
-
-
-@dataclass(frozen=True)
-class PooledRegion(Region):
-    """A region whose cells are the max-pooled (or mean-pooled, fractional) mask."""
-
-    pooling: str = "max"
-
-    def cells(self, h: int, w: int) -> torch.Tensor:
-        pool = F.adaptive_max_pool2d if self.pooling == "max" else F.adaptive_avg_pool2d
-        return pool(self.mask[None, None].float(), (h, w))[0, 0]
-
-
-def pooled(mask: np.ndarray, pooling: str = "max") -> PooledRegion | None:
-    """The region of a boolean mask (H, W); None when nothing is painted (the edit does nothing)."""
-    if not mask.any():
-        return None
-    return PooledRegion(torch.from_numpy(mask.astype(bool)), pooling=pooling)
-
-
-def rasterise(strokes: Sequence[tuple[Sequence[tuple[float, float]], float]], size: Sequence[int]) -> np.ndarray:
-    """Boolean mask (H, W) of brush strokes: polylines of (x, y) image pixels with a brush radius each."""
-    h, w = size
-    canvas = Image.new("L", (w, h), 0)
-    draw = ImageDraw.Draw(canvas)
-    for points, radius in strokes:
-        xy = [(float(x), float(y)) for x, y in points]
-        if len(xy) > 1:
-            draw.line(xy, fill=255, width=max(1, round(2 * radius)), joint="curve")
-        for x, y in xy:  # round caps and joints; a single point is a dab
-            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
-    return np.asarray(canvas) > 0
 
 
 def decode_mask(bitstring: str, shape: Sequence[int] | None = None, bitbounds: Sequence[int] | None = None,
