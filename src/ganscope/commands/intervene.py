@@ -28,6 +28,7 @@ from ganscope.commands.shell import (
     ValueRule,
     handle_errors,
     ints,
+    region_flags,
     table,
 )
 from ganscope.errors import GanscopeError
@@ -77,16 +78,7 @@ def _image_size(cut: Cut) -> tuple[int, int]:
 
 
 def _region(cut: Cut, mask: Path | None, box: str) -> Region | None:
-    if mask is not None and box:
-        raise GanscopeError("give --mask or --box, not both")
-    if mask is not None:
-        return Region.from_png(mask, _image_size(cut))
-    if box:
-        corners = ints(box, "--box")
-        if len(corners) != 4:
-            raise GanscopeError(f"--box needs x0,y0,x1,y1, got {box!r}")
-        return Region.box(*corners, _image_size(cut))
-    return None
+    return region_flags(mask, box, lambda: _image_size(cut))
 
 
 def _edit(kind: str, model: str, segmenter: str, layer: str, units: str, top: int, concept: str,

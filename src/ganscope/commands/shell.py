@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ganscope.errors import GanscopeError
+from ganscope.regions import Region
 
-FLAGS = {"layers": "--layer"}  # library arguments whose flag is not --argument-name
+FLAGS = {"layers": "--layer", "photo": "--image"}  # library arguments whose flag is not --argument-name
 
 console, err_console = Console(), Console(stderr=True)
 
@@ -68,6 +69,20 @@ def ints(text: str, what: str) -> list[int]:
         return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise GanscopeError(f"{what} must be comma-separated integers, got {text!r}") from None
+
+
+def region_flags(mask: Path | None, box: str, size: Callable[[], tuple[int, int]]) -> Region | None:
+    """The region that ``--mask`` or ``--box`` names on images of ``size()`` (asked only when needed), or None."""
+    if mask is not None and box:
+        raise GanscopeError("give --mask or --box, not both")
+    if mask is not None:
+        return Region.from_png(mask, size())
+    if box:
+        corners = ints(box, "--box")
+        if len(corners) != 4:
+            raise GanscopeError(f"--box needs x0,y0,x1,y1, got {box!r}")
+        return Region.box(*corners, size())
+    return None
 
 
 def table(title: str, columns: list[str], rows: list[list[str]], stderr: bool = False) -> None:
