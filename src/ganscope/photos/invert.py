@@ -50,7 +50,7 @@ class InvertOptions:
     search_steps: int = 30
     steps: int = 170
     adapt_steps: int = 200
-    lr: float = 0.05
+    lr: float = 0.1
     adapt_lr: float = 0.01
     perceptual: str = "auto"
     perceptual_weight: float = 1.0
