@@ -24,6 +24,7 @@ from ganscope.server import schemas as s
 from ganscope.server.edits import legacy_edits, paint_edit
 from ganscope.server.errors import add_handlers
 from ganscope.server.limits import MAX_BODY_BYTES, BodyLimit
+from ganscope.server.photos import add_photo_routes
 from ganscope.server.service import ModelService, data_url
 from ganscope.session import Session
 
@@ -32,7 +33,8 @@ PNG = {200: {"content": {"image/png": {}}, "description": "a PNG image"}}
 
 
 def create_app(session: Session, results: Results, *, layer: str | None = None, units: int = PAINT_UNITS,
-               max_body: int = MAX_BODY_BYTES, directory: str | Path | None = None) -> FastAPI:
+               max_body: int = MAX_BODY_BYTES, directory: str | Path | None = None,
+               photo_options: dict[str, Any] | None = None) -> FastAPI:
     """The server for the session's generator and its dissection ``results``.
 
     ``layer`` and ``units`` set what painting a concept edits (default: the top 20 units
@@ -40,6 +42,8 @@ def create_app(session: Session, results: Results, *, layer: str | None = None, 
     dissected with (or None): its concepts are checked against theirs, so a palette never names the wrong labels.
     ``directory`` is the results directory: artifact marks are kept there (without it, units
     cannot be marked) and the artifact ranking of ``ganscope artifacts`` is read from there.
+    Uploaded photos are inverted at the paint layer with ``ganscope.photos.invert``'s defaults, or
+    ``photo_options`` (its keyword arguments, e.g. fewer steps).
     """
     if list(getattr(session.segmenter, "concepts", results.concept_names)) != results.concept_names:
         raise GanscopeError(f"the segmenter's concepts differ from those of the results ({results.segmenter}); "
@@ -198,6 +202,7 @@ def create_app(session: Session, results: Results, *, layer: str | None = None, 
     def browse_page() -> FileResponse:
         return FileResponse(STATIC / "browse.html")
 
+    add_photo_routes(app, service, results, layer, units, photo_options or {})
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.service = service
     return app

@@ -1,9 +1,11 @@
-// The paint page: pick a sample, paint strokes of "draw X" / "remove X"; each stroke is one request
-// carrying the whole stroke history (the server is stateless), so undo and redo are just list edits.
+// The paint page: pick a sample (or upload a photo, inverted on the server), paint strokes of "draw X" /
+// "remove X"; each stroke is one request carrying the whole stroke history (the server keeps no paint
+// state), so undo and redo are just list edits.
 "use strict";
 
 const COLORS = {draw: "rgba(60, 200, 90, 0.45)", remove: "rgba(230, 60, 60, 0.45)"};
-const state = {info: null, index: null, history: [], redone: [], next: 0, shown: 0, stroke: null, samples: 0};
+const state = {info: null, index: null, photo: null, history: [], redone: [], next: 0, shown: 0, stroke: null,
+  samples: 0};
 const picture = document.getElementById("picture");
 const overlay = document.getElementById("overlay");
 const pen = overlay.getContext("2d");
@@ -27,21 +29,23 @@ async function render() {
   // Newer requests win: a slow answer to an older history never replaces a newer image.
   const ticket = ++state.next;
   updateButtons();
+  const name = state.photo ? "your photo" : `sample ${state.index}`;
   if (state.history.length === 0) {
-    show(`/api/samples/${state.index}.png`);
+    show(state.photo ? `/api/photos/${state.photo}.png` : `/api/samples/${state.index}.png`);
     state.shown = ticket;
-    showStatus(`sample ${state.index}`);
+    showStatus(name);
     return;
   }
   showStatus("painting…");
   const started = performance.now();
   try {
-    const result = await api("/api/intervene", {index: state.index, edits: state.history});
+    const result = state.photo ? await api(`/api/photos/${state.photo}/intervene`, {edits: state.history})
+      : await api("/api/intervene", {index: state.index, edits: state.history});
     if (ticket < state.shown) return;
     state.shown = ticket;
     show(result.image);
     const seconds = ((performance.now() - started) / 1000).toFixed(2);
-    showStatus(`sample ${state.index}: ${state.history.length} stroke(s), ${seconds} s`);
+    showStatus(`${name}: ${state.history.length} stroke(s), ${seconds} s`);
   } catch (error) {
     showStatus(error.message, true);
   }
@@ -49,6 +53,7 @@ async function render() {
 
 function pick(index) {
   state.index = index;
+  state.photo = null;
   state.history = [];
   state.redone = [];
   document.querySelectorAll("#samples img").forEach(img => img.classList.toggle("selected", img.dataset.index === String(index)));
@@ -102,7 +107,7 @@ function drawPreview() {
 }
 
 overlay.addEventListener("pointerdown", event => {
-  if (state.index === null || !concept()) return;
+  if ((state.index === null && !state.photo) || !concept()) return;
   overlay.setPointerCapture(event.pointerId);
   state.stroke = {mode: mode(), concept: concept(), radius: brush() / 2, points: [imagePoint(event)]};
   drawPreview();
@@ -130,7 +135,37 @@ document.getElementById("undo").addEventListener("click", () => {
 document.getElementById("redo").addEventListener("click", () => {
   if (state.redone.length) { state.history.push(state.redone.pop()); render(); }
 });
-document.getElementById("reset").addEventListener("click", () => pick(state.index));
+document.getElementById("reset").addEventListener("click", () => {
+  if (state.photo) { state.history = []; state.redone = []; render(); } else pick(state.index);
+});
+
+// An uploaded photo is inverted on the server; its progress is polled, then it is painted like a sample.
+async function upload(file) {
+  const response = await fetch("/api/photos", {method: "POST", body: file, headers: {"Content-Type": file.type}});
+  let photo = await response.json().catch(() => ({detail: response.statusText}));
+  if (!response.ok) throw new Error(photo.detail || `HTTP ${response.status}`);
+  state.index = null;
+  state.photo = null;
+  state.history = [];
+  state.redone = [];
+  document.querySelectorAll("#samples img").forEach(img => img.classList.remove("selected"));
+  while (photo.status === "queued" || photo.status === "inverting") {
+    showStatus(`inverting your photo: ${photo.done} / ${photo.total || "…"} steps`);
+    await new Promise(resolve => setTimeout(resolve, 250));
+    photo = await api(`/api/photos/${photo.token}`);
+  }
+  if (photo.status === "failed") throw new Error(photo.error);
+  state.photo = photo.token;
+  document.getElementById("download").download = "ganscope-photo.png";
+  await render();
+  const fit = photo.metrics.step2;
+  showStatus(`your photo: reconstructed at ${fit.psnr.toFixed(1)} dB` +
+    (fit.mean_iou === undefined ? "" : `, segmentation agreement ${fit.mean_iou.toFixed(2)}`));
+}
+document.getElementById("upload").addEventListener("change", event => {
+  const file = event.target.files[0];
+  if (file) upload(file).catch(error => showStatus(error.message, true));
+});
 document.getElementById("more").addEventListener("click", () => addSamples(12));
 document.getElementById("brush").addEventListener("input", event => {
   document.getElementById("brush-size").textContent = event.target.value;

@@ -1,0 +1,149 @@
+"""Photo uploads on the paint page: invert in the background, report progress, paint like on samples.
+
+An upload (the PNG or JPEG file as the request body, capped by the server's body limit and by
+``ganscope.photos.images``) gets a random token; everything about it (status, the photo, edits) is
+served only under ``/api/photos/{token}``, so one user's photo is never reachable from another path.
+Inversions run one at a time in a worker thread, each on its own copy of the generator (the shared
+one keeps serving samples, and no hooks mix); the server keeps the last ``MAX_PHOTOS`` uploads.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from ganscope.errors import GanscopeError
+from ganscope.images import png_bytes, to_pil
+from ganscope.photos import Inversion, invert, read_photo
+from ganscope.results import Results
+from ganscope.server import schemas as s
+from ganscope.server.edits import paint_edit
+from ganscope.server.limits import MAX_EDITS
+from ganscope.server.service import ModelService, data_url
+from ganscope.session import Session
+
+MAX_PHOTOS = 8
+PNG = {200: {"content": {"image/png": {}}, "description": "a PNG image"}}
+
+
+class PhotoStatus(BaseModel):
+    token: str = Field(description="the upload's secret name: its only address")
+    status: Literal["queued", "inverting", "ready", "failed"]
+    done: int
+    total: int
+    error: str | None = None
+    metrics: dict[str, Any] | None = Field(None, description="PSNR and segmentation mean IoU after steps 1 and 2")
+
+
+class PhotoEditRequest(s.Strict):
+    edits: list[s.Edit] = Field(default_factory=list, max_length=MAX_EDITS, description="applied in order")
+
+
+@dataclass
+class Upload:
+    photo: torch.Tensor
+    status: str = "queued"
+    done: int = 0
+    total: int = 0
+    error: str | None = None
+    inversion: Inversion | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one edit at a time on its generator
+
+
+class PhotoStore:
+    """The uploads, by token, and the one worker that inverts them."""
+
+    def __init__(self, session: Session, layer: str, options: dict[str, Any]):
+        self.session, self.layer, self.options = session, layer, options
+        self.uploads: OrderedDict[str, Upload] = OrderedDict()
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ganscope-invert")
+        self.size = int(session.images([0]).shape[-1])
+
+    def add(self, photo: torch.Tensor, generator: torch.nn.Module) -> str:
+        """Queue the inversion of ``photo`` on ``generator``, a copy of the served one; its new token."""
+        upload = Upload(photo)
+        token = secrets.token_urlsafe(16)
+        self.uploads[token] = upload
+        while len(self.uploads) > MAX_PHOTOS:
+            self.uploads.popitem(last=False)
+        self.worker.submit(self._invert, upload, generator)
+        return token
+
+    def get(self, token: str) -> Upload:
+        upload = self.uploads.get(token)
+        if upload is None:
+            raise HTTPException(404, "no such photo (uploads are kept for the last few only)")
+        return upload
+
+    def _invert(self, upload: Upload, generator: torch.nn.Module) -> None:
+        upload.status = "inverting"
+        own = Session(generator, self.session.segmenter, seed=self.session.seed,
+                      device=self.session.device, model_name=self.session.model_name,
+                      segmenter_name=self.session.segmenter_name)
+
+        def progress(done: float, total: float) -> None:
+            upload.done, upload.total = int(done), int(total)
+
+        try:
+            upload.inversion = invert(own, upload.photo, layer=self.layer, progress=progress, **self.options)
+            upload.status = "ready"
+        except GanscopeError as err:
+            upload.status, upload.error = "failed", str(err)
+
+
+def add_photo_routes(app: FastAPI, service: ModelService, results: Results, layer: str, units: int,
+                     options: dict[str, Any]) -> PhotoStore:
+    """``POST /api/photos``, ``GET /api/photos/{token}`` (+ ``.png``), ``POST /api/photos/{token}/intervene``."""
+    store = PhotoStore(service.session, layer, options)
+
+    def status(token: str) -> PhotoStatus:
+        upload = store.get(token)
+        metrics = upload.inversion.metrics if upload.inversion else None
+        return PhotoStatus(token=token, status=upload.status, done=upload.done, total=upload.total,
+                           error=upload.error, metrics=metrics and {k: metrics[k] for k in ("step1", "step2")})
+
+    @app.post("/api/photos", response_model=PhotoStatus, tags=["photos"])
+    async def upload_photo(request: Request) -> PhotoStatus:
+        """Upload a PNG or JPEG (the file itself as the body); its inversion starts in the background."""
+        photo = read_photo(await request.body(), store.size)
+        generator = await service.call(copy.deepcopy, service.session.generator)  # between requests: no hooks on it
+        return status(store.add(photo, generator))
+
+    @app.get("/api/photos/{token}.png", response_class=Response, responses=PNG, tags=["photos"])
+    def photo_png(token: str) -> Response:
+        """The photo as the generator sees it (centre-cropped and resized)."""
+        return Response(png_bytes(to_pil(store.get(token).photo)), media_type="image/png")
+
+    @app.get("/api/photos/{token}", response_model=PhotoStatus, tags=["photos"])
+    def photo_status(token: str) -> PhotoStatus:
+        """The inversion's progress (steps done of total) and, once ready, its reconstruction metrics."""
+        return status(token)
+
+    @app.post("/api/photos/{token}/intervene", response_model=s.ImageResponse, tags=["photos"])
+    async def photo_intervene(token: str, request: PhotoEditRequest) -> s.ImageResponse:
+        """The photo with paint edits as on samples, composited: pixels far from the edits are the photo's."""
+        upload = store.get(token)
+        if upload.inversion is None:
+            raise HTTPException(409, f"the photo is not inverted yet ({upload.status})")
+        edits = [e for e in (paint_edit(edit, results, layer, units) for edit in request.edits) if e is not None]
+
+        def edit() -> bytes:
+            with upload.lock, torch.inference_mode():
+                image = upload.inversion.edit(edits) if edits else upload.photo
+                return png_bytes(to_pil(image))
+
+        png = await run_in_threadpool(edit)
+        return s.ImageResponse(image=data_url(png), width=store.size, height=store.size)
+
+    return store
