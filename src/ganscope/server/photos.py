@@ -29,6 +29,7 @@ from ganscope.photos import Inversion, invert, read_photo
 from ganscope.results import Results
 from ganscope.server import schemas as s
 from ganscope.server.edits import paint_edit
+from ganscope.server.errors import log
 from ganscope.server.limits import MAX_EDITS
 from ganscope.server.service import ModelService, data_url
 from ganscope.session import Session
@@ -100,6 +101,9 @@ class PhotoStore:
             upload.status = "ready"
         except GanscopeError as err:
             upload.status, upload.error = "failed", str(err)
+        except Exception as err:  # a failure in the models: said to the page, logged with its traceback
+            log.exception("inverting an uploaded photo failed", exc_info=err)
+            upload.status, upload.error = "failed", f"internal error ({type(err).__name__}); see the server log"
 
 
 def add_photo_routes(app: FastAPI, service: ModelService, results: Results, layer: str, units: int,
