@@ -88,8 +88,8 @@ def per_sample_ms(units: int, concepts: int, samples: int) -> tuple[float, float
     """(dissection, plain forward) milliseconds per sample."""
     gen, seg = ScaleGenerator(units).eval(), ScaleSegmenter(concepts)
     plain(gen, seg, BATCH)  # warm-up
-    t_plain = timed(lambda: plain(gen, seg, samples))
-    t_dissect = timed(lambda: Dissection(Session(gen, seg, batch_size=BATCH), config(samples)).run())
+    t_plain = timed(lambda: plain(gen, seg, samples))[0]
+    t_dissect = timed(lambda: Dissection(Session(gen, seg, batch_size=BATCH), config(samples)).run())[0]
     return 1000 * t_dissect / samples, 1000 * t_plain / samples
 
 
@@ -126,7 +126,7 @@ def ray_seconds(samples: int, cpus: int) -> float:
         session = Session(ScaleGenerator(), ScaleSegmenter(), batch_size=BATCH, model_name="scale:make_generator",
                           segmenter_name="scale:make_segmenter")
         dissection = Dissection(session, cfg)
-        return timed(lambda: dissection.run(executor=RayExecutor(dissection.session)))
+        return timed(lambda: dissection.run(executor=RayExecutor(dissection.session)))[0]
 
     with ray_cluster(num_cpus=cpus):
         run(PILOT + 16 * cpus)
