@@ -35,7 +35,7 @@ def read_photo(source: str | Path | bytes, size: int, argument: str = "photo") -
 
 def photo_digest(photo: torch.Tensor) -> str:
     """A short hash of a prepared photo's pixels: an inversion resumes only on the same picture."""
-    return hashlib.sha256(to_bytes(photo)).hexdigest()[:16]
+    return hashlib.sha256(photo.detach().float().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
 
 
 def decode(data: bytes, argument: str = "photo") -> Image.Image:
@@ -88,12 +88,6 @@ def to_tensor(image: Image.Image) -> torch.Tensor:
     """An RGB image as (3, H, W) in [-1, 1]."""
     array = torch.from_numpy(np.asarray(image, dtype=np.float32).copy())
     return array.permute(2, 0, 1) / 127.5 - 1
-
-
-def to_bytes(photo: torch.Tensor) -> bytes:
-    from ganscope.images import to_uint8
-
-    return to_uint8(photo).tobytes()
 
 
 def _read_bytes(source: str | Path | bytes, argument: str) -> bytes:
