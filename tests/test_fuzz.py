@@ -232,7 +232,16 @@ BODIES = {
         "zs": st.lists(st.lists(st.floats(-1e39, 1e39), min_size=15, max_size=17), max_size=2),
         "interventions": st.lists(st.fixed_dictionaries({"ablations": st.lists(ablation, max_size=3)}, optional={
             "mask": mask, "maskpooling": st.sampled_from(["max", "mean", "min"])}), max_size=2)}),
+    "/api/photos": json_values,  # JSON is not a PNG or JPEG: 400
+    "/api/photos/{token}/intervene": st.fixed_dictionaries({}, optional={"edits": st.lists(edit, max_size=3)}),
 }
+
+
+@fuzz(60)
+@given(body=st.binary(max_size=300) | st.sampled_from([b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a"]))
+def test_photo_uploads(client: TestClient, body: bytes):
+    """Any bytes as a photo: a 4xx (random bytes are never a decodable PNG or JPEG)."""
+    check(client, client.post("/api/photos", content=body, headers={"content-type": "image/png"}))
 
 
 @fuzz(150)
@@ -244,7 +253,7 @@ def test_post_bodies(client: TestClient, path: str, data: st.DataObject):
 
 GET_TEMPLATES = ["/api/layers/{}/units", "/api/layers/{}/units/{}", "/api/layers/{}/units/{}/strip.png",
                  "/api/layers/{}/marked", "/api/layers/{}/candidates", "/api/samples/{}.png", "/api/samples",
-                 "/static/{}", "/{}", "/api/{}"]
+                 "/static/{}", "/{}", "/api/{}", "/api/photos/{}", "/api/photos/{}.png"]
 MARK_PATH = "/api/layers/{}/units/{}/mark"
 path_parts = st.lists(st.sampled_from(["layer1", "layer2", "..", "%2e%2e", "-1", "99", "1e3", "9" * 30, "0", "5"])
                       | url_text, min_size=2, max_size=2)
