@@ -87,3 +87,19 @@ def test_in_a_kernel_results_display_as_html(dissected: Path):
     assert "more" in shown[1]["text/html"] or "<table>" in shown[1]["text/html"]
     assert "data:image/png;base64," in shown[2]["text/html"]
     assert shown[0]["text/plain"].startswith("Results(model=")
+
+
+def test_an_edit_shows_before_after_and_the_concept_fractions():
+    from ganscope.edits import ablation
+    from ganscope.notebook import show_edit
+
+    session = Session(synthetic.make_generator(), synthetic.make_segmenter(), batch_size=8)
+    concept = session.concepts[1]
+    view = show_edit(session, ablation("layer1", [0, 1, 2]), [0, 3], concept=concept)
+    before = session.fractions(session.images([0, 3]), session.concept(concept))
+    assert view.fractions[0] == before.tolist()
+    after = session.fractions(session.images([0, 3], edits=[ablation("layer1", [0, 1, 2])]), session.concept(concept))
+    assert view.fractions[1] == after.tolist()
+    page = view._repr_html_()
+    assert page.count("data:image/png;base64,") == 4 and "sample 3" in page and "zeroed" in page
+    assert repr(view).startswith("Edit(layer1: 3 units, 2 samples, ")

@@ -2,7 +2,9 @@
 
 ``import ganscope`` inside IPython registers these as the HTML displays of ``Results``,
 ``LayerResult`` and ``UnitResult`` (``register``), so the results module knows nothing of them.
-``show_unit(results, layer, unit)`` adds the unit's top samples with its regions. Everything is
+``show_unit(results, layer, unit)`` adds the unit's top samples with its regions, and
+``show_edit(session, edit, indices, concept=...)`` an intervention's outcome: the images before and
+after, with the concept's pixel fraction in each. Everything is
 self-contained HTML (images as data URLs), so a saved notebook shows it anywhere. Layers with many
 units list the best ``TOP_UNITS`` first and the rest behind a "more" control.
 """
@@ -17,9 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganscope.edits import Intervention
 from ganscope.errors import GanscopeError
+from ganscope.images import png_bytes, to_pil
 from ganscope.report.strips import SampleImages, compose, encode, regions, tile_size
 from ganscope.results import LayerResult, Results, UnitResult
+from ganscope.session import Session
 
 TOP_UNITS = 12
 SAMPLES_DIR = "samples"
@@ -102,6 +107,45 @@ class UnitView:
         strip = (f'<img src="{data_url(png)}" alt="top samples of unit {self.unit.unit}">' if png else
                  "<i>(no sample images: dissect with out=DIR to see the top samples)</i>")
         return f"<div>{_e(self.layer)} {unit_html(self.unit)}{strip}</div>"
+
+
+def show_edit(session: Session, edit: Intervention, indices: list[int], *, concept: str | None = None) -> EditView:
+    """A displayable intervention outcome: samples ``indices`` before and after ``edit``."""
+    return EditView(session, edit, indices, concept)
+
+
+class EditView:
+    """Before/after images of an edit and, with a concept, its pixel fraction in each (per sample and mean)."""
+
+    def __init__(self, session: Session, edit: Intervention, indices: list[int], concept: str | None = None):
+        from ganscope.intervene.generate import generate
+
+        label = None if concept is None else session.concept(concept)
+        self.edit, self.indices, self.concept = edit, list(indices), concept
+        self.before, self.after = generate(session, edit, self.indices)
+        self.fractions = None if label is None else (session.fractions(self.before, label).tolist(),
+                                                     session.fractions(self.after, label).tolist())
+
+    def __repr__(self) -> str:
+        change = ""
+        if self.fractions is not None:
+            before, after = (sum(f) / len(f) for f in self.fractions)
+            change = f", {self.concept} {before:.3f} -> {after:.3f}"
+        return f"Edit({self.edit.layer}: {len(self.edit.units)} units, {len(self.indices)} samples{change})"
+
+    def _repr_html_(self) -> str:
+        cells = []
+        for k, index in enumerate(self.indices):
+            share = "" if self.fractions is None else \
+                f"<br>{_e(self.concept)} {self.fractions[0][k]:.3f} -> {self.fractions[1][k]:.3f}"
+            cells.append(f"<td>{_img(self.before[k])}{_img(self.after[k])}<br>sample {index}{share}</td>")
+        what = "inserted" if self.edit.values is not None else "zeroed"
+        return (f"<div>{_e(repr(self))}: units {self.edit.units[:16]}{' ...' if len(self.edit.units) > 16 else ''}"
+                f" {what}; each cell: before, after<table><tr>{''.join(cells)}</tr></table></div>")
+
+
+def _img(image: torch.Tensor) -> str:
+    return f'<img src="{data_url(png_bytes(to_pil(image)))}" style="width:96px">'
 
 
 def data_url(png: bytes) -> str:
