@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -56,9 +55,8 @@ def test_a_large_layer_lists_the_best_units_first_and_the_rest_behind_more():
                         top_concepts=[], top_samples=[], insertion_value=0.0, mean=0.0, std=0.0) for i in range(512)]
     layer = LayerResult(name="big", shape=[512, 8, 8], units=units, interpretable={"object": 400},
                         threshold_bound=0.0)
-    started = time.perf_counter()
     page = layer_html(layer)
-    assert time.perf_counter() - started < 1.0
+    assert len(page.encode()) < 40 * 1024  # a 512-unit layer's display stays under 40 KB (32 KB today)
     shown, rest = page.split("<details>")
     assert shown.count("<tr><td>") == TOP_UNITS and rest.count("<tr><td>") == 512 - TOP_UNITS
     assert "<td>0.960</td>" in shown  # the best IoU comes first
