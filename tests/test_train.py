@@ -110,3 +110,28 @@ def test_export_writes_generator_with_its_widths(tmp_path: Path):
     export_generator(path, tmp_path / "g.safetensors")
     gen = load_generator(f"demo:{tmp_path / 'g.safetensors'}")
     assert gen.layer10.conv.weight.shape[0] == 4 and gen(torch.randn(1, 128)).shape == (1, 3, 64, 64)
+
+
+def test_plain_step_sizes_move_effective_weights_as_a_plain_parametrisation_would():
+    from ganscope.models.demo import EqualConv2d
+    from ganscope.train.demo import _param_groups
+
+    def first_step(equalised: bool) -> float:
+        torch.manual_seed(0)
+        conv = EqualConv2d(16, 4, 3, padding=1)
+        groups = _param_groups([conv], dataclasses.replace(TINY, lr=1e-3, equalised_lr=equalised))
+        opt = torch.optim.Adam(groups, betas=(0.5, 0.99))
+        before = (conv.weight * conv.scale).detach().clone()
+        conv(torch.randn(2, 16, 5, 5)).square().sum().backward()
+        opt.step()
+        return ((conv.weight * conv.scale).detach() - before).abs().max().item()
+
+    # Adam's first step moves each parameter by lr; a plain weight is the effective one
+    assert first_step(equalised=False) == pytest.approx(1e-3, rel=1e-3)
+    assert first_step(equalised=True) == pytest.approx(1e-3 / 12, rel=1e-3)  # scale = 1 / sqrt(16 * 9)
+
+
+def test_recipes_stored_before_a_field_existed_still_match():
+    stored = RECIPES["wide-da"].describe()
+    del stored["equalised_lr"]
+    assert RECIPES["wide-da"].matches(stored) and not RECIPES["wide-da-plain"].matches(stored)

@@ -19,7 +19,7 @@ from torch import nn
 
 from ganscope.errors import GanscopeError
 from ganscope.io import load_checkpoint, save_checkpoint, save_weights
-from ganscope.models.demo import DemoDiscriminator, DemoGenerator, StridedDiscriminator
+from ganscope.models.demo import DemoDiscriminator, DemoGenerator, EqualConv2d, EqualLinear, StridedDiscriminator
 from ganscope.progress import progress_bar
 from ganscope.segmenters import load_segmenter
 from ganscope.segmenters.demo import DemoSegmenterNet
@@ -53,6 +53,20 @@ def _resume(path: Path) -> dict | None:
     return load_checkpoint(path) if path.is_file() else None
 
 
+def _param_groups(modules: list[nn.Module], recipe: Recipe) -> list[dict]:
+    """Adam parameter groups: one at ``recipe.lr``, or, without equalised steps, one per scaled weight.
+
+    An equalised layer computes with ``weight * scale``; an Adam step of ``lr / scale`` on its
+    weight moves the effective weight by ``lr``, as in a plain parametrisation.
+    """
+    trainable = [p for m in modules for p in m.parameters() if p.requires_grad]
+    if recipe.equalised_lr:
+        return [{"params": trainable, "lr": recipe.lr}]
+    scaled = {id(m.weight): m.scale for mod in modules for m in mod.modules()
+              if isinstance(m, (EqualConv2d, EqualLinear)) and m.weight.requires_grad}
+    return [{"params": [p], "lr": recipe.lr / scaled.get(id(p), 1.0)} for p in trainable]
+
+
 def train_generator(cfg: TrainConfig, recipe: Recipe, cpu_seconds: float | None = None) -> Path:
     """Non-saturating GAN loss with lazy R1 on reals, Adam, EMA generator; the rest per ``recipe``.
 
@@ -72,14 +86,13 @@ def train_generator(cfg: TrainConfig, recipe: Recipe, cpu_seconds: float | None 
         if recipe.projected:
             discs["projected"] = ProjectedDiscriminator(load_segmenter("demo").net, gen.resolution).to(device)
     ema = copy.deepcopy(gen).eval().requires_grad_(False)
-    opt_g = torch.optim.Adam(gen.parameters(), lr=recipe.lr, betas=recipe.betas)
-    opt_d = torch.optim.Adam([p for d in discs.values() for p in d.parameters() if p.requires_grad],
-                             lr=recipe.lr, betas=recipe.betas)
+    opt_g = torch.optim.Adam(_param_groups([gen], recipe), betas=recipe.betas)
+    opt_d = torch.optim.Adam(_param_groups(list(discs.values()), recipe), betas=recipe.betas)
     path = cfg.run_dir / "generator.safetensors"
     start, elapsed, cpu = 0, 0.0, 0.0
     if path.is_file():
         state = load_state(path)
-        if state["recipe"] != recipe.describe():
+        if not recipe.matches(state["recipe"]):
             raise GanscopeError(f"{path} was trained with another recipe; use a new run_dir")
         gen.load_state_dict(state["gen"])
         ema.load_state_dict(state["ema"])

@@ -23,6 +23,9 @@ class Recipe:
     augment: tuple[str, ...] = ()  # DiffAugment policy, e.g. ("colour", "translation", "cutout")
     batch: int = 16
     lr: float = 5e-4
+    # False: each equalised weight gets the Adam step of a plain (DCGAN-style) parametrisation,
+    # lr / its run-time scale, i.e. 20-50x larger steps; the weights file stays the same format.
+    equalised_lr: bool = True
     betas: tuple[float, float] = (0.5, 0.99)
     r1_gamma: float = 0.1
     r1_every: int = 8
@@ -37,11 +40,16 @@ class Recipe:
         del fields["notes"]
         return json.loads(json.dumps(fields))
 
+    def matches(self, described: dict) -> bool:
+        """Whether a stored ``describe()`` is this recipe; fields added since then take their defaults."""
+        return {**Recipe().describe(), **described} == self.describe()
+
 
 WIDE = (256, 128, 64, 64, 32)  # 2x v1 at 8, 32 and 64 px
 DCGAN_LIKE = dict(channels=WIDE, disc="strided", disc_channels=(256, 128, 64, 32, 32), batch=32, lr=2e-4,
                   r1_every=4, instance_noise=0.05)
 DIFF_AUGMENT = ("colour", "translation", "cutout")
+PLAIN = dict(equalised_lr=False)  # the DCGAN prototype's step sizes (it had no equalised learning rate)
 
 RECIPES: dict[str, Recipe] = {
     "v1": Recipe(notes="the shipped v1 generator's recipe (9,250 steps in 175 min): the control"),
@@ -50,6 +58,11 @@ RECIPES: dict[str, Recipe] = {
                       notes="wide + DiffAugment in place of instance noise"),
     "wide-da-proj": Recipe(**{**DCGAN_LIKE, "instance_noise": 0.0}, augment=DIFF_AUGMENT, projected=True,
                            notes="wide-da + a projected discriminator on the frozen demo segmenter's encoder"),
+    "wide-da-plain": Recipe(**{**DCGAN_LIKE, "instance_noise": 0.0, **PLAIN}, augment=DIFF_AUGMENT,
+                            notes="wide-da with plain-parametrisation step sizes"),
+    "dcgan": Recipe(**{**DCGAN_LIKE, "channels": (256, 128, 64, 32, 16), **PLAIN},
+                    notes="the DCGAN prototype's widths per resolution (a third of wide's cost), its step sizes"
+                          " and instance noise"),
 }
 
 
