@@ -89,7 +89,8 @@ class PaintWidget(_SampleWidget):
 
     def __init__(self, session: Session, results: Results, layer: str | None = None, *, units: int = PAINT_UNITS,
                  **traits: Any):
-        labels = {u.label for u in results.layer(layer or paint_layer(session.generator, results)).units}
+        layer = layer or paint_layer(session.generator, results)
+        labels = {u.label for u in results.layer(layer).units}
         concepts = [c for c in results.concept_names[1:] if c in labels] or results.concept_names[1:]
         super().__init__(session, results, layer, concepts=concepts, units=units, **traits)
 
@@ -154,12 +155,13 @@ class MaskRanker(_SampleWidget):
         super().__init__(session, results, layer, concepts=results.concept_names[1:], **traits)
 
     def redraw(self) -> None:
-        super().redraw()
         mask = rasterise([(s["points"], float(s["radius"])) for s in self.strokes], self.size)
         if not mask.any():
             self.ranking, self.ablated = [], []
+            super().redraw()
             return
         ranking, images = rank_by_mask(self.session.at(self.layer), self.index, torch.from_numpy(mask))
+        self.image, self.error = _png_url(images[0]), ""  # the original, already drawn by the ranking
         left: list[float | None] = [None] * len(images)
         if self.concept:
             concept = self.session.concept(self.concept)
