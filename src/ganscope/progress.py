@@ -2,10 +2,14 @@
 
 Long work takes ``progress: bool | ProgressCallback``. ``True`` draws a rich bar (on stderr),
 a callable is called with ``(done, total)`` after each step, and ``False`` shows nothing.
+When stderr is not a terminal (a log file of a background run), ``True`` writes a plain line
+at most every ``LOG_EVERY`` seconds instead of a bar, so the log shows how far the work got.
 """
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -14,6 +18,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 ProgressCallback = Callable[[float, float], None]  # (done, total)
 Update = Callable[..., None]  # update(done, info="")
+LOG_EVERY = 60.0  # seconds between lines in a log file
+
+
+def _log_lines(description: str, total: float) -> Update:
+    last = -LOG_EVERY
+
+    def update(done: float, info: str = "") -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= LOG_EVERY or done >= total:
+            last = now
+            print(f"{time.strftime('%H:%M:%S')} {description}: {done:.0f} / {total:.0f} {info}".rstrip(),
+                  file=sys.stderr, flush=True)
+
+    return update
 
 
 @contextmanager
@@ -22,8 +41,12 @@ def progress_bar(progress: bool | ProgressCallback, description: str, total: flo
     if callable(progress):
         yield lambda done, info="": progress(done, total)
         return
+    console = Console(stderr=True)
+    if progress and not console.is_terminal:
+        yield _log_lines(description, total)
+        return
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[info]}"), TimeRemainingColumn())
-    with Progress(*columns, disable=not progress, console=Console(stderr=True)) as bar:
+    with Progress(*columns, disable=not progress, console=console) as bar:
         task = bar.add_task(description, total=total, info="")
         yield lambda done, info="": bar.update(task, completed=done, info=info)
