@@ -31,7 +31,8 @@ def main() -> None:
     seg = load_segmenter("demo")
     if args.state:
         state = load_state(args.state)
-        gen = DemoGenerator(channels=tuple(state["recipe"]["channels"])).eval()
+        gen = DemoGenerator(channels=tuple(state["recipe"]["channels"]),
+                            norm=state["recipe"].get("generator_norm", "pixel")).eval()
         gen.load_state_dict(state["ema"])
         report = {"recipe": state["recipe"], "step": state["step"], "cpu_seconds": state["cpu"],
                   "wall_seconds": state["elapsed"], "images_seen": state["step"] * state["batch"],

@@ -135,3 +135,17 @@ def test_recipes_stored_before_a_field_existed_still_match():
     stored = RECIPES["wide-da"].describe()
     del stored["equalised_lr"]
     assert RECIPES["wide-da"].matches(stored) and not RECIPES["wide-da-plain"].matches(stored)
+
+
+def test_batch_norm_generator_exports_its_statistics_and_loads_as_trained(tmp_path: Path):
+    recipe = dataclasses.replace(TINY, generator_norm="batch", projected=False)
+    path = train_generator(TrainConfig(run_dir=tmp_path, steps=2), recipe)
+    state = load_state(path)
+    ema_mean = state["ema"]["layer3.norm.running_mean"]
+    torch.testing.assert_close(ema_mean, state["gen"]["layer3.norm.running_mean"])  # copied, not averaged
+    assert ema_mean.abs().sum() > 0  # the statistics moved during training
+    export_generator(path, tmp_path / "g.safetensors")
+    gen = load_generator(f"demo:{tmp_path / 'g.safetensors'}")
+    assert gen.layer3.norm is not None and not gen.training
+    z = torch.randn(3, 128)
+    torch.testing.assert_close(gen(z)[:1], gen(z[:1]))  # running statistics: a sample depends on its latent only

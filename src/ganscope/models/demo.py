@@ -50,44 +50,60 @@ def pixel_norm(x: torch.Tensor) -> torch.Tensor:
     return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
 
 
-class ConvBlock(nn.Module):
-    """Optional 2x nearest upsampling, a 3x3 conv, leaky ReLU and pixel norm."""
+NORMS = ("pixel", "batch")  # pixel norm after the activation (ProGAN), or batch norm before it (DCGAN)
 
-    def __init__(self, cin: int, cout: int, upsample: bool):
+
+def _normalised(x: torch.Tensor, norm: nn.BatchNorm2d | None) -> torch.Tensor:
+    """Leaky ReLU with the block's normalisation: batch norm before it, or pixel norm after it."""
+    return F.leaky_relu(norm(x), 0.2) if norm is not None else pixel_norm(F.leaky_relu(x, 0.2))
+
+
+class ConvBlock(nn.Module):
+    """Optional 2x nearest upsampling, a 3x3 conv, leaky ReLU and a normalisation (``NORMS``)."""
+
+    def __init__(self, cin: int, cout: int, upsample: bool, norm: str = "pixel"):
         super().__init__()
         self.upsample = upsample
         self.conv = EqualConv2d(cin, cout, 3, padding=1)
+        self.norm = nn.BatchNorm2d(cout) if norm == "batch" else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
-        return pixel_norm(F.leaky_relu(self.conv(x), 0.2))
+        return _normalised(self.conv(x), self.norm)
 
 
 class InputBlock(nn.Module):
     """The latent vector to a 4x4 feature map (ProGAN's first layer)."""
 
-    def __init__(self, latent: int, cout: int):
+    def __init__(self, latent: int, cout: int, norm: str = "pixel"):
         super().__init__()
         self.cout = cout
         self.linear = EqualLinear(latent, cout * 16)
+        self.norm = nn.BatchNorm2d(cout) if norm == "batch" else None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.linear(pixel_norm(z[:, :, None, None]).flatten(1)).view(-1, self.cout, 4, 4)
-        return pixel_norm(F.leaky_relu(x, 0.2))
+        return _normalised(x, self.norm)
 
 
 class DemoGenerator(nn.Module):
-    """z (B, latent) -> image (B, 3, 4 * 2**(len(channels) - 1), same) in [-1, 1]."""
+    """z (B, latent) -> image (B, 3, 4 * 2**(len(channels) - 1), same) in [-1, 1].
 
-    def __init__(self, latent: int = DEMO_LATENT, channels: tuple[int, ...] = DEMO_CHANNELS):
+    ``norm="batch"`` trains like a DCGAN generator; in eval mode its batch norms use their
+    running statistics, so each sample still depends on its own latent only.
+    """
+
+    def __init__(self, latent: int = DEMO_LATENT, channels: tuple[int, ...] = DEMO_CHANNELS, norm: str = "pixel"):
         super().__init__()
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
         self.latent_shape = (latent,)
         self.resolution = 4 * 2 ** (len(channels) - 1)
-        blocks: list[nn.Module] = [InputBlock(latent, channels[0])]
-        blocks.append(ConvBlock(channels[0], channels[0], upsample=False))
+        blocks: list[nn.Module] = [InputBlock(latent, channels[0], norm)]
+        blocks.append(ConvBlock(channels[0], channels[0], upsample=False, norm=norm))
         for cin, cout in zip(channels[:-1], channels[1:]):
-            blocks += [ConvBlock(cin, cout, upsample=True), ConvBlock(cout, cout, upsample=False)]
+            blocks += [ConvBlock(cin, cout, upsample=True, norm=norm), ConvBlock(cout, cout, upsample=False, norm=norm)]
         for index, block in enumerate(blocks, start=1):
             self.add_module(f"layer{index}", block)
         self.num_layers = len(blocks)

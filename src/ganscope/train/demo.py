@@ -81,7 +81,7 @@ def train_generator(cfg: TrainConfig, recipe: Recipe, cpu_seconds: float | None 
     pixel_disc = {"resnet": DemoDiscriminator, "strided": StridedDiscriminator}[recipe.disc]
     with torch.random.fork_rng():  # initial weights depend on cfg.seed only
         torch.manual_seed(cfg.seed)
-        gen = DemoGenerator(channels=recipe.channels).to(device)
+        gen = DemoGenerator(channels=recipe.channels, norm=recipe.generator_norm).to(device)
         discs: dict[str, nn.Module] = {"pixel": pixel_disc(recipe.disc_channels or recipe.channels).to(device)}
         if recipe.projected:
             discs["projected"] = ProjectedDiscriminator(load_segmenter("demo").net, gen.resolution).to(device)
@@ -150,6 +150,8 @@ def train_generator(cfg: TrainConfig, recipe: Recipe, cpu_seconds: float | None 
             with torch.no_grad():
                 for p_ema, p in zip(ema.parameters(), gen.parameters()):
                     p_ema.lerp_(p, 1 - ema_beta)
+                for b_ema, b in zip(ema.buffers(), gen.buffers()):  # batch-norm statistics, as they are
+                    b_ema.copy_(b)
 
             step += 1
             elapsed += time.perf_counter() - t0
