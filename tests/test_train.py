@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from ganscope.errors import GanscopeError
 from ganscope.models import load_generator
-from ganscope.models.demo import StridedDiscriminator
+from ganscope.models.demo import DemoDiscriminator, StridedDiscriminator
 from ganscope.train.augment import cutout, diff_augment, translation
 from ganscope.train.demo import TrainConfig, export_generator, train_generator
 from ganscope.train.recipes import DIFF_AUGMENT, RECIPES, Recipe, get_recipe
@@ -149,3 +149,17 @@ def test_batch_norm_generator_exports_its_statistics_and_loads_as_trained(tmp_pa
     assert gen.layer3.norm is not None and not gen.training
     z = torch.randn(3, 128)
     torch.testing.assert_close(gen(z)[:1], gen(z[:1]))  # running statistics: a sample depends on its latent only
+
+
+@pytest.mark.parametrize("disc", ["strided", "resnet"])
+def test_exported_discriminator_loads_with_its_kind_and_widths(tmp_path: Path, disc: str):
+    from ganscope.artifacts.sources import load_discriminator
+
+    recipe = dataclasses.replace(TINY, disc=disc, disc_channels=(16, 8, 8, 4, 4), projected=False)
+    path = train_generator(TrainConfig(run_dir=tmp_path, steps=1), recipe)
+    export_generator(path, tmp_path / "g.safetensors")
+    loaded = load_discriminator(f"demo:{tmp_path / 'demo_discriminator.safetensors'}")
+    trained = {"strided": StridedDiscriminator, "resnet": DemoDiscriminator}[disc]((16, 8, 8, 4, 4))
+    trained.load_state_dict(load_state(path)["disc"]["pixel"])
+    images = torch.randn(4, 3, 64, 64)
+    torch.testing.assert_close(loaded(images), trained.eval()(images), rtol=0, atol=0)

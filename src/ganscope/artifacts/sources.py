@@ -38,12 +38,11 @@ def reference_images(reference: Reference, count: int, seed: int, size: int) -> 
 
 
 def demo_discriminator(path: str | None = None) -> nn.Module:
-    """The demo GAN's discriminator, trained with the shipped demo generator."""
+    """The demo GAN's discriminator, trained with the shipped demo generator (or the one at ``path``)."""
     from ganscope.models import WEIGHTS
-    from ganscope.models.demo import DemoDiscriminator
+    from ganscope.models.demo import discriminator_from_weights
 
-    disc = DemoDiscriminator()
-    disc.load_state_dict(load_weights(path or WEIGHTS / "demo_discriminator.safetensors"))
+    disc = discriminator_from_weights(load_weights(path or WEIGHTS / "demo_discriminator.safetensors"))
     return disc.eval().requires_grad_(False)
 
 

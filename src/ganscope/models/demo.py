@@ -205,3 +205,15 @@ class StridedDiscriminator(nn.Module):
             x = F.leaky_relu(F.conv2d(x, conv.weight * conv.scale, conv.bias, stride=2, padding=1), 0.2)
         x = F.leaky_relu(self.final_conv(torch.cat([x, minibatch_std(x)], 1)), 0.2)
         return self.final(x.flatten(1)).squeeze(1)
+
+
+def discriminator_from_weights(state: dict[str, torch.Tensor]) -> nn.Module:
+    """The demo discriminator that ``state`` belongs to, residual or strided, at the widths its weights have."""
+    strided = "blocks.0.weight" in state
+    count = len({k.split(".")[1] for k in state if k.startswith("blocks.")})
+    out = (lambda i: state[f"blocks.{i}.weight"].shape[0]) if strided else (
+        lambda i: state[f"blocks.{i}.conv2.weight"].shape[0])
+    rev = [state["from_rgb.weight"].shape[0], *(out(i) for i in range(count))]
+    disc = (StridedDiscriminator if strided else DemoDiscriminator)(tuple(rev[::-1]))
+    disc.load_state_dict(state)
+    return disc
