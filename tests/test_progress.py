@@ -18,11 +18,12 @@ def test_callback_gets_done_and_total():
 
 def test_a_log_file_gets_the_first_and_last_line_and_one_per_interval(capsys: pytest.CaptureFixture[str],
                                                                        monkeypatch: pytest.MonkeyPatch):
-    clock = iter([0.0, 1.0, 2.0, 70.0, 71.0])
+    clock = iter([0.0, 1.0, 2.0, 70.0, 71.0, 72.0])
     monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
     with progress_bar(True, "generator", 5) as update:
         for i in range(1, 6):
             update(i, info=f"step {i}")
+        update(5, info="step 5")  # the same final state again is not a new line
     lines = capsys.readouterr().err.splitlines()
     assert [line.split(" ", 1)[1] for line in lines] == [
         "generator: 1 / 5 step 1", "generator: 4 / 5 step 4", "generator: 5 / 5 step 5"]

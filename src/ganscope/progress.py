@@ -22,13 +22,13 @@ LOG_EVERY = 60.0  # seconds between lines in a log file
 
 
 def _log_lines(description: str, total: float) -> Update:
-    last = -LOG_EVERY
+    last, logged = -LOG_EVERY, None
 
     def update(done: float, info: str = "") -> None:
-        nonlocal last
+        nonlocal last, logged
         now = time.monotonic()
-        if now - last >= LOG_EVERY or done >= total:
-            last = now
+        if (now - last >= LOG_EVERY or done >= total) and (done, info) != logged:
+            last, logged = now, (done, info)
             print(f"{time.strftime('%H:%M:%S')} {description}: {done:.0f} / {total:.0f} {info}".rstrip(),
                   file=sys.stderr, flush=True)
 
