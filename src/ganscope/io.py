@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save
 
 from ganscope.errors import GanscopeError
@@ -152,5 +153,14 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
         raise GanscopeError(f"weights not found: {path}")
     try:
         return load_file(str(path))
+    except Exception as err:
+        raise GanscopeError(f"cannot read weights {path}: {str(err).splitlines()[0]}") from err
+
+
+def weights_metadata(path: str | Path) -> dict[str, str]:
+    """The string metadata saved with a safetensors file (``save_weights(metadata=...)``), {} if none."""
+    try:
+        with safe_open(str(path), framework="pt") as file:
+            return dict(file.metadata() or {})
     except Exception as err:
         raise GanscopeError(f"cannot read weights {path}: {str(err).splitlines()[0]}") from err

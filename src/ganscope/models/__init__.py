@@ -7,7 +7,7 @@ from pathlib import Path
 from torch import nn
 
 from ganscope.errors import GanscopeError
-from ganscope.io import load_weights
+from ganscope.io import load_weights, weights_metadata
 from ganscope.models.biggan import biggan_generator
 from ganscope.models.demo import DEMO_CHANNELS, DemoGenerator
 from ganscope.models.nvidia import stylegan_generator
@@ -26,7 +26,7 @@ def demo_generator(path: str | None = None) -> DemoGenerator:
     state = load_weights(file)
     heads = sorted(int(k.split(".")[1]) for k in state if k.startswith("to_rgb.") and k.endswith(".weight"))
     widths = [state[f"to_rgb.{i}.weight"].shape[1] for i in heads]  # the widths are in the weights
-    norm = "batch" if "layer1.norm.running_mean" in state else "pixel"
+    norm = weights_metadata(file).get("norm") or ("batch" if "layer1.norm.running_mean" in state else "pixel")
     gen = DemoGenerator(channels=tuple(widths) or DEMO_CHANNELS, norm=norm)
     gen.load_state_dict(state)
     return gen.eval().requires_grad_(False)

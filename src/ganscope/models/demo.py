@@ -50,12 +50,14 @@ def pixel_norm(x: torch.Tensor) -> torch.Tensor:
     return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
 
 
-NORMS = ("pixel", "batch")  # pixel norm after the activation (ProGAN), or batch norm before it (DCGAN)
+NORMS = ("pixel", "batch", "batch-pixel")  # pixel norm after the activation (ProGAN), batch norm before it
+# (DCGAN), or both
 
 
-def _normalised(x: torch.Tensor, norm: nn.BatchNorm2d | None) -> torch.Tensor:
-    """Leaky ReLU with the block's normalisation: batch norm before it, or pixel norm after it."""
-    return F.leaky_relu(norm(x), 0.2) if norm is not None else pixel_norm(F.leaky_relu(x, 0.2))
+def _normalised(x: torch.Tensor, batch: nn.BatchNorm2d | None, pixel: bool) -> torch.Tensor:
+    """Leaky ReLU with a block's normalisation (``NORMS``): batch norm before it, pixel norm after it."""
+    x = F.leaky_relu(batch(x) if batch is not None else x, 0.2)
+    return pixel_norm(x) if pixel else x
 
 
 class ConvBlock(nn.Module):
@@ -65,12 +67,13 @@ class ConvBlock(nn.Module):
         super().__init__()
         self.upsample = upsample
         self.conv = EqualConv2d(cin, cout, 3, padding=1)
-        self.norm = nn.BatchNorm2d(cout) if norm == "batch" else None
+        self.norm = nn.BatchNorm2d(cout) if norm.startswith("batch") else None
+        self.pixel = norm != "batch"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
-        return _normalised(self.conv(x), self.norm)
+        return _normalised(self.conv(x), self.norm, self.pixel)
 
 
 class InputBlock(nn.Module):
@@ -80,18 +83,20 @@ class InputBlock(nn.Module):
         super().__init__()
         self.cout = cout
         self.linear = EqualLinear(latent, cout * 16)
-        self.norm = nn.BatchNorm2d(cout) if norm == "batch" else None
+        self.norm = nn.BatchNorm2d(cout) if norm.startswith("batch") else None
+        self.pixel = norm != "batch"
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.linear(pixel_norm(z[:, :, None, None]).flatten(1)).view(-1, self.cout, 4, 4)
-        return _normalised(x, self.norm)
+        return _normalised(x, self.norm, self.pixel)
 
 
 class DemoGenerator(nn.Module):
     """z (B, latent) -> image (B, 3, 4 * 2**(len(channels) - 1), same) in [-1, 1].
 
-    ``norm="batch"`` trains like a DCGAN generator; in eval mode its batch norms use their
-    running statistics, so each sample still depends on its own latent only.
+    ``norm="batch"`` trains like a DCGAN generator, ``"batch-pixel"`` adds pixel norm after each
+    activation; in eval mode batch norms use their running statistics, so each sample still
+    depends on its own latent only.
     """
 
     def __init__(self, latent: int = DEMO_LATENT, channels: tuple[int, ...] = DEMO_CHANNELS, norm: str = "pixel"):

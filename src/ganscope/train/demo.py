@@ -166,7 +166,8 @@ def train_generator(cfg: TrainConfig, recipe: Recipe, cpu_seconds: float | None 
 def export_generator(state_path: Path, out: Path) -> None:
     """Write a training state's EMA generator to ``out`` and its pixel discriminator beside it."""
     state = load_state(state_path)
-    meta = {"discriminator": state["recipe"]["disc"], "steps": str(state["step"]),
+    meta = {"discriminator": state["recipe"]["disc"], "norm": state["recipe"].get("generator_norm", "pixel"),
+            "steps": str(state["step"]),
             "wall_seconds": f"{state['elapsed']:.0f}", "cpu_seconds": f"{state['cpu']:.0f}",
             "batch": str(state["batch"])}
     save_weights(out, state["ema"], meta)

@@ -17,7 +17,7 @@ class Recipe:
     """One way to train the demo generator; see ``RECIPES``."""
 
     channels: tuple[int, ...] = (128, 128, 64, 32, 16)  # generator widths at 4, 8, 16, 32, 64 px
-    generator_norm: str = "pixel"  # "pixel" (ProGAN) or "batch" (DCGAN): ganscope.models.demo.NORMS
+    generator_norm: str = "pixel"  # "pixel" (ProGAN), "batch" (DCGAN) or both: ganscope.models.demo.NORMS
     disc: str = "resnet"  # the pixel discriminator: "resnet" (DemoDiscriminator) or "strided"
     disc_channels: tuple[int, ...] | None = None  # its widths at 4 ... 64 px (default: channels)
     projected: bool = False  # add a discriminator on frozen demo-segmenter features
@@ -67,6 +67,9 @@ RECIPES: dict[str, Recipe] = {
     "dcgan-bn": Recipe(**{**DCGAN_LIKE, "channels": (256, 128, 64, 32, 16), **PLAIN}, generator_norm="batch",
                        notes="the DCGAN prototype of issue 19 as closely as the layer naming allows: its widths,"
                              " batch norm, step sizes and instance noise"),
+    "dcgan-bn-pn": Recipe(**{**DCGAN_LIKE, "channels": (256, 128, 64, 32, 16), **PLAIN}, generator_norm="batch-pixel",
+                          notes="dcgan-bn with pixel norm after each activation too, as in the paper's ProGAN, which"
+                                " keeps a layer's output on a sphere when units are ablated"),
 }
 
 
