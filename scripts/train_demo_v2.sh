@@ -7,8 +7,9 @@
 set -euo pipefail
 RECIPE=${RECIPE:?set RECIPE to the recipe study\'s winner}
 RUN=${RUN:-/tmp/ganscope-demo-v2}
-# the budget: 6 hours of a 2-core machine (43,200 CPU-s), less the 8,802 that the stopped wide-da run spent
-CPU_SECONDS=${CPU_SECONDS:-34400}
+# the budget: 6 hours of a 2-core machine (43,200 CPU-s), less what the stopped long runs spent
+# (wide-da 8,802, dcgan-bn 5,674; docs/models.md)
+CPU_SECONDS=${CPU_SECONDS:-28700}
 COMMITTED=train-state/demo_generator_v2.safetensors
 mkdir -p "$RUN"
 if [ ! -f "$RUN/generator.safetensors" ] && [ -f "$COMMITTED" ]; then
