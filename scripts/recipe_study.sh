@@ -7,7 +7,7 @@
 set -euo pipefail
 ROOT=${1:-/tmp/ganscope-study}
 CPU_SECONDS=${CPU_SECONDS:-2400}
-RECIPES=${RECIPES:-"v1 wide wide-da wide-da-proj"}
+RECIPES=${RECIPES:-"v1 wide wide-da wide-da-proj wide-da-plain dcgan dcgan-bn dcgan-bn-pn"}
 mkdir -p "$ROOT"
 train() {
   nice -n 10 .venv/bin/ganscope train-demo generator --recipe "$1" --cpu-seconds "$CPU_SECONDS" \
