@@ -54,6 +54,11 @@ NORMS = ("pixel", "batch", "batch-pixel")  # pixel norm after the activation (Pr
 # (DCGAN), or both
 
 
+def _norms(channels: int, norm: str) -> tuple[nn.BatchNorm2d | None, bool]:
+    """A block's batch norm (or None) and whether it pixel-normalises, for ``norm`` in ``NORMS``."""
+    return (nn.BatchNorm2d(channels) if norm.startswith("batch") else None), norm != "batch"
+
+
 def _normalised(x: torch.Tensor, batch: nn.BatchNorm2d | None, pixel: bool) -> torch.Tensor:
     """Leaky ReLU with a block's normalisation (``NORMS``): batch norm before it, pixel norm after it."""
     x = F.leaky_relu(batch(x) if batch is not None else x, 0.2)
@@ -67,8 +72,7 @@ class ConvBlock(nn.Module):
         super().__init__()
         self.upsample = upsample
         self.conv = EqualConv2d(cin, cout, 3, padding=1)
-        self.norm = nn.BatchNorm2d(cout) if norm.startswith("batch") else None
-        self.pixel = norm != "batch"
+        self.norm, self.pixel = _norms(cout, norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.upsample:
@@ -83,8 +87,7 @@ class InputBlock(nn.Module):
         super().__init__()
         self.cout = cout
         self.linear = EqualLinear(latent, cout * 16)
-        self.norm = nn.BatchNorm2d(cout) if norm.startswith("batch") else None
-        self.pixel = norm != "batch"
+        self.norm, self.pixel = _norms(cout, norm)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.linear(pixel_norm(z[:, :, None, None]).flatten(1)).view(-1, self.cout, 4, 4)
@@ -216,9 +219,8 @@ def discriminator_from_weights(state: dict[str, torch.Tensor]) -> nn.Module:
     """The demo discriminator that ``state`` belongs to, residual or strided, at the widths its weights have."""
     strided = "blocks.0.weight" in state
     count = len({k.split(".")[1] for k in state if k.startswith("blocks.")})
-    out = (lambda i: state[f"blocks.{i}.weight"].shape[0]) if strided else (
-        lambda i: state[f"blocks.{i}.conv2.weight"].shape[0])
-    rev = [state["from_rgb.weight"].shape[0], *(out(i) for i in range(count))]
+    last_conv = "blocks.{}.weight" if strided else "blocks.{}.conv2.weight"  # its output width is the block's
+    rev = [state["from_rgb.weight"].shape[0], *(state[last_conv.format(i)].shape[0] for i in range(count))]
     disc = (StridedDiscriminator if strided else DemoDiscriminator)(tuple(rev[::-1]))
     disc.load_state_dict(state)
     return disc

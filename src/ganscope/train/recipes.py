@@ -51,6 +51,7 @@ DCGAN_LIKE = dict(channels=WIDE, disc="strided", disc_channels=(256, 128, 64, 32
                   r1_every=4, instance_noise=0.05)
 DIFF_AUGMENT = ("colour", "translation", "cutout")
 PLAIN = dict(equalised_lr=False)  # the DCGAN prototype's step sizes (it had no equalised learning rate)
+DCGAN = {**DCGAN_LIKE, "channels": (256, 128, 64, 32, 16), **PLAIN}  # and its widths per resolution
 
 RECIPES: dict[str, Recipe] = {
     "v1": Recipe(notes="the shipped v1 generator's recipe (9,250 steps in 175 min): the control"),
@@ -61,13 +62,13 @@ RECIPES: dict[str, Recipe] = {
                            notes="wide-da + a projected discriminator on the frozen demo segmenter's encoder"),
     "wide-da-plain": Recipe(**{**DCGAN_LIKE, "instance_noise": 0.0, **PLAIN}, augment=DIFF_AUGMENT,
                             notes="wide-da with plain-parametrisation step sizes"),
-    "dcgan": Recipe(**{**DCGAN_LIKE, "channels": (256, 128, 64, 32, 16), **PLAIN},
+    "dcgan": Recipe(**DCGAN,
                     notes="the DCGAN prototype's widths per resolution (a third of wide's cost), its step sizes"
                           " and instance noise"),
-    "dcgan-bn": Recipe(**{**DCGAN_LIKE, "channels": (256, 128, 64, 32, 16), **PLAIN}, generator_norm="batch",
+    "dcgan-bn": Recipe(**DCGAN, generator_norm="batch",
                        notes="the DCGAN prototype of issue 19 as closely as the layer naming allows: its widths,"
                              " batch norm, step sizes and instance noise"),
-    "dcgan-bn-pn": Recipe(**{**DCGAN_LIKE, "channels": (256, 128, 64, 32, 16), **PLAIN}, generator_norm="batch-pixel",
+    "dcgan-bn-pn": Recipe(**DCGAN, generator_norm="batch-pixel",
                           notes="dcgan-bn with pixel norm after each activation too, as in the paper's ProGAN, which"
                                 " keeps a layer's output on a sphere when units are ablated"),
 }
