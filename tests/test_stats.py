@@ -7,6 +7,7 @@ import importlib
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -174,8 +175,9 @@ def test_pilot_range_stays_below_the_threshold_of_a_unit_that_fires_early(monkey
 def test_compiled_counts_equal_the_torch_path(seed: int, h: int, w: int, size: tuple[int, int], bins: int):
     """The CPU kernel and the device-agnostic torch path agree on every scale, up- or down-sampling.
 
-    Both follow the bilinear formula up to float rounding, so they could differ for a value within
-    an ulp of an edge (about 1e-6 of values at 256 bins); with edges off the data, none does here."""
+    Both follow the bilinear formula up to float rounding, so they may only differ for an upsampled
+    value within float32 rounding of a bin edge: each such value moves one count to the next bin
+    (or below ``lo``, where counts are dropped). Everywhere else the counts are equal."""
     g = torch.Generator().manual_seed(seed)
     acts = torch.randn(3, 4, h, w, generator=g) * 2
     labels = torch.randint(0, 5, (3, *size), generator=g)
@@ -183,7 +185,10 @@ def test_compiled_counts_equal_the_torch_path(seed: int, h: int, w: int, size: t
     compiled, reference = JointHistogram(lo, lo + 3, bins, 5), JointHistogram(lo, lo + 3, bins, 5)
     compiled.update(acts, labels)
     reference._count_torch(acts, labels, reference.lo.float(), reference.width.float())
-    assert torch.equal(compiled.counts, reference.counts)
+    exact = F.interpolate(acts.double(), size=size, mode="bilinear", align_corners=False)
+    coords = (exact - lo.double().view(1, -1, 1, 1)) / (3 / bins)
+    on_edge = int(((coords - coords.round()).abs() < 1e-4).sum())
+    assert (compiled.counts - reference.counts).abs().sum() <= 2 * on_edge
 
 
 def test_compiled_moments_equal_double_precision_torch():
