@@ -20,6 +20,7 @@ from ganscope.intervene import (
     ablate,
     ablation,
     ace,
+    compare_rankings,
     context,
     insert,
     insertion,
@@ -30,6 +31,7 @@ from ganscope.intervene import (
     removal_curve,
 )
 from ganscope.intervene.confidence import mean_ci, t_quantile
+from ganscope.intervene.optimize import _straight_through
 from ganscope.models.demo import DemoGenerator
 from ganscope.results import Results
 from ganscope.resume import ProtocolResumer, SequentialResumer, TraceResumer, resumer
@@ -278,6 +280,34 @@ def test_optimised_alpha_finds_the_concept_unit(lab):
     with pytest.raises(GanscopeError, match="probabilities"):
         optimise_alpha(Session(lab.session.generator, _HardOnly()).at("layer1"), "gamma", values=torch.ones(6),
                        samples=4, steps=1)
+
+
+def test_a_sized_set_is_trained_as_the_hard_top_n(lab):
+    """size=n: each step applies exactly n units at full strength; the concept's unit comes out on top."""
+    result = optimise_alpha(lab, "gamma", values=torch.ones(6), samples=8, steps=30, mode="ablate", size=1, lr=0.1)
+    assert result.ranking[0] == 2 and result.size == 1 and result.penalty == 0.0
+    alpha = torch.tensor([0.2, 0.9, 0.5, 0.1], requires_grad=True)
+    mask = _straight_through(alpha, 2)
+    assert mask.tolist() == [0.0, 1.0, 1.0, 0.0]
+    (mask * torch.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
+    assert alpha.grad.tolist() == [1.0, 2.0, 3.0, 4.0]  # straight through: the upstream gradient, unchanged
+    with pytest.raises(GanscopeError, match="size or penalty") as err:
+        optimise_alpha(lab, "gamma", values=torch.ones(6), samples=4, steps=1, size=2, penalty=0.1)
+    assert err.value.argument == "penalty"
+    with pytest.raises(GanscopeError, match="between 1 and the layer's 6 units"):
+        optimise_alpha(lab, "gamma", values=torch.ones(6), samples=4, steps=1, size=7)
+
+
+def test_ablation_comparison_reports_pixels_removed_against_brute_force(lab):
+    """Ablating gamma's unit removes every gamma pixel: the removed fraction equals the baseline."""
+    z = latents(0, range(8, 16), lab.session.generator.latent_shape)
+    baseline = (expected_labels(z) == 3).mean()
+    comp = compare_rankings(lab, "gamma", samples=8, values=torch.ones(6), alpha_ranking=[2, 0, 1],
+                            iou_ranking=[0, 1, 2], sizes=[1, 3], start=8, mode="ablate")
+    assert comp.measure == "removed" and comp.baseline == pytest.approx(baseline)
+    assert comp.alpha_effect == pytest.approx([baseline, baseline]) and comp.iou_effect == pytest.approx([0, baseline])
+    assert compare_rankings(lab, "gamma", samples=8, values=torch.ones(6), alpha_ranking=[2], iou_ranking=[0],
+                            sizes=[1], start=8).measure == "ace"
 
 
 class _HardOnly(synthetic.SyntheticSegmenter):

@@ -167,9 +167,12 @@ def register(app: typer.Typer) -> None:
     def optimize(layer: Layer, concept: Concept, results: ResultsDir = None, samples: Samples = 32,
                  held_out: Annotated[int, typer.Option(help="Held-out samples for the ACE comparison.")] = 32,
                  steps: Annotated[int, typer.Option(help="Adam steps (one batch each).")] = 200,
-                 penalty: Annotated[float, typer.Option(help="lambda, the weight of ||alpha||_2.")] = 0.05,
+                 penalty: Annotated[float | None, typer.Option(
+                     help="lambda, the weight of ||alpha||_2 (default 0.05; none with --size).")] = None,
                  lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 0.05,
                  mode: Annotated[str, typer.Option(help="insert (h' = (1-a)h + ak) or ablate (k = 0).")] = "insert",
+                 size: Annotated[int | None, typer.Option(
+                     help="Train a set of exactly this many units (straight-through top-n).")] = None,
                  sizes: Annotated[str, typer.Option(help="Top-n sizes to compare.")] = "1,2,4,8,16,32",
                  value_rule: ValueRule = "p99.5", seed: Seed = 0, out: Out = Path("optimize-out"),
                  model: Model = "demo", segmenter: Segmenter = "demo", batch_size: BatchSize = 16,
@@ -186,14 +189,17 @@ def register(app: typer.Typer) -> None:
         ns = ints(sizes, "--sizes")
         with progress_bar(True, "optimize", steps) as update:
             trained = optimise_alpha(cut, concept, samples=samples, values=values, steps=steps, penalty=penalty,
-                                     lr=lr, mode=mode,
+                                     lr=lr, mode=mode, size=size,
                                      on_step=lambda step, loss: update(step, info=f"loss {loss:.4f}"))
         comparison = compare_rankings(cut, concept, samples=held_out, values=values, alpha_ranking=trained.ranking,
-                                      iou_ranking=res.top_units(layer, concept, units), sizes=ns, start=samples)
+                                      iou_ranking=res.top_units(layer, concept, units), sizes=ns, start=samples,
+                                      mode=mode)
         write_json(out / "optimize.json", {**trained.to_json(), "comparison": comparison.to_json()})
         plot = plot_comparison(comparison, concept, out / "optimize.png")
-        table(f"ACE on {held_out} held-out samples: top-n by alpha vs by IoU", ["n", "alpha", "IoU"],
-               [[str(n), f"{a:.4f}", f"{i:.4f}"] for n, a, i in zip(ns, comparison.alpha_ace, comparison.iou_ace)])
+        what = "ACE" if mode == "insert" else f"pixel fraction removed (baseline {comparison.baseline:.4f})"
+        table(f"{what} on {held_out} held-out samples: top-n by alpha vs by IoU", ["n", "alpha", "IoU"],
+               [[str(n), f"{a:.4f}", f"{i:.4f}"] for n, a, i in
+                zip(ns, comparison.alpha_effect, comparison.iou_effect)])
         typer.echo(f"top units by alpha: {trained.ranking[:16]}\nresults: {out / 'optimize.json'}, plot: {plot}")
 
     @app.command("rank-mask")

@@ -6,6 +6,12 @@ after the edit (the baseline is a constant, so it drops out of the gradient). So
 fractions need ``segmenter.probabilities(images) -> (B, concepts, H, W)``, because the
 hard labels of ``segment`` carry no gradient. Sign: for ablation the target is to
 remove the concept, so delta_alpha is minus the fraction.
+
+With ``size=n`` the edit in each step is the hard set of the n units with the largest
+alpha (alpha = 1 on them, 0 elsewhere), and the gradient reaches alpha straight through
+(Bengio et al. 2013). That trains the set that is later applied, the top-n at full
+strength, rather than a soft mask whose top-n may act quite differently; the set size is
+the constraint, so there is no norm penalty.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ class Optimised:
     mode: str
     steps: int
     penalty: float
+    size: int | None  # the fixed set size trained straight through, or None for the soft mask
     losses: list[float]
     alpha: list[float]
     ranking: list[int]  # units by alpha, largest first
@@ -38,11 +45,19 @@ class Optimised:
 
 
 def optimise_alpha(cut: Cut, concept: str, *, samples: int, values: torch.Tensor, steps: int = 200,
-                   penalty: float = 0.05, lr: float = 0.05, mode: str = "insert", region: Region | None = None,
+                   penalty: float | None = None, lr: float = 0.05, mode: str = "insert", size: int | None = None,
+                   region: Region | None = None,
                    on_step: Callable[[int, float], None] | None = None) -> Optimised:
-    """Train alpha over samples [0, samples) (cycling their batches); returns alpha and the ranking."""
+    """Train alpha over samples [0, samples) (cycling their batches); returns alpha and the ranking.
+
+    ``penalty`` (lambda) defaults to 0.05 for the soft mask; a sized set (``size``) takes none.
+    """
     if mode not in ("insert", "ablate"):
         raise GanscopeError(f"mode must be insert or ablate, got {mode!r}", argument="mode")
+    if size is not None and penalty is not None:
+        raise GanscopeError("a sized unit set (size) is trained without a norm penalty: give size or penalty",
+                            argument="penalty")
+    penalty = (0.05 if size is None else 0.0) if penalty is None else penalty
     probabilities = getattr(cut.segmenter, "probabilities", None)
     if not callable(probabilities):
         raise GanscopeError("optimize needs a segmenter with probabilities(images) (soft labels for gradients)")
@@ -51,15 +66,17 @@ def optimise_alpha(cut: Cut, concept: str, *, samples: int, values: torch.Tensor
     c = cut.concept(concept)
     prefixes = [prefix for _, prefix in cut.prefixes(range(samples))]
     units = prefixes[0].acts.shape[1]
+    if size is not None and not 1 <= size <= units:
+        raise GanscopeError(f"size must be between 1 and the layer's {units} units, got {size}", argument="size")
     values = torch.as_tensor(values, dtype=torch.float32, device=cut.device).expand(units)
     target = values if mode == "insert" else None
     sign = 1.0 if mode == "insert" else -1.0
-    alpha = torch.full((units,), 0.05, device=cut.device, requires_grad=True)
+    alpha = torch.full((units,), 0.05 if size is None else 0.5, device=cut.device, requires_grad=True)
     optimiser = torch.optim.Adam([alpha], lr=lr)
     losses = []
     for step in range(steps):
         prefix = prefixes[step % len(prefixes)]
-        edit = Intervention(cut.layer, list(range(units)), target, region, alpha)
+        edit = Intervention(cut.layer, list(range(units)), target, region, _straight_through(alpha, size))
         acts = edit(prefix.acts)
         soft = probabilities(cut.finish(prefix, acts))[:, c]
         footprint = None if region is None else region.cells(*acts.shape[2:])
@@ -75,17 +92,31 @@ def optimise_alpha(cut: Cut, concept: str, *, samples: int, values: torch.Tensor
             on_step(step + 1, losses[-1])
     final = alpha.detach().cpu()
     ranking = final.argsort(descending=True, stable=True).tolist()
-    return Optimised(concept, cut.layer, mode, steps, penalty, losses, final.tolist(), ranking)
+    return Optimised(concept, cut.layer, mode, steps, penalty, size, losses, final.tolist(), ranking)
+
+
+def _straight_through(alpha: torch.Tensor, size: int | None) -> torch.Tensor:
+    """alpha itself, or the 0/1 mask of its top ``size`` entries with alpha's gradient."""
+    if size is None:
+        return alpha
+    hard = torch.zeros_like(alpha).scatter(0, alpha.detach().topk(size).indices, 1.0)
+    return hard + alpha - alpha.detach()
 
 
 @dataclass
 class Comparison:
-    """ACE of the top-n units by alpha and by IoU, on held-out samples."""
+    """The effect of the top-n units by alpha and by IoU, on held-out samples.
 
+    ``measure`` is what the mode optimised: "ace" (inserted - ablated) for insertion,
+    "removed" (baseline - ablated) for ablation; ``baseline`` is the unedited fraction.
+    """
+
+    measure: str
+    baseline: float
     sizes: list[int]
-    alpha_ace: list[float]
+    alpha_effect: list[float]
     alpha_ci: list[list[float]]
-    iou_ace: list[float]
+    iou_effect: list[float]
     iou_ci: list[list[float]]
     held_out: list[int]  # [start, stop) sample indices
 
@@ -94,14 +125,17 @@ class Comparison:
 
 
 def compare_rankings(cut: Cut, concept: str, *, samples: int, values: torch.Tensor, alpha_ranking: Sequence[int],
-                     iou_ranking: Sequence[int], sizes: Sequence[int], start: int) -> Comparison:
-    """ACE (insert minus ablate) of the top-n of each ranking over samples [start, start + samples)."""
+                     iou_ranking: Sequence[int], sizes: Sequence[int], start: int, mode: str = "insert") -> Comparison:
+    """The top-n of each ranking over samples [start, start + samples): ACE for insert, removal for ablate."""
     values = torch.as_tensor(values, dtype=torch.float32)
     out = {"alpha": ([], []), "iou": ([], [])}
+    baseline = 0.0
     for n in sizes:
         for name, ranking in (("alpha", alpha_ranking), ("iou", iou_ranking)):
             top = list(ranking[:n])
             result = ace(cut, top, concept, samples=samples, values=values[top], start=start)
-            out[name][0].append(result.ace)
-            out[name][1].append(result.ace_ci)
-    return Comparison(list(sizes), *out["alpha"], *out["iou"], [start, start + samples])
+            out[name][0].append(result.ace if mode == "insert" else result.ablation_effect)
+            out[name][1].append(result.ace_ci if mode == "insert" else result.ablation_ci)
+            baseline = result.baseline
+    return Comparison("ace" if mode == "insert" else "removed", baseline, list(sizes), *out["alpha"], *out["iou"],
+                      [start, start + samples])

@@ -31,16 +31,20 @@ def plot_curve(curve: Curve, path: Path) -> Path:
 
 
 def plot_comparison(comparison: Comparison, concept: str, path: Path) -> Path:
-    """ACE of top-n units by optimised alpha and by IoU."""
+    """ACE (insertion) or pixels removed (% of baseline, ablation) of the top-n units by alpha and by IoU."""
     fig = Figure(figsize=(5, 3.5))
     ax = fig.add_subplot()
-    for label, values, cis in (("optimised alpha", comparison.alpha_ace, comparison.alpha_ci),
-                               ("IoU", comparison.iou_ace, comparison.iou_ci)):
-        ax.errorbar(comparison.sizes, values, yerr=error_bars(values, cis), marker="o", capsize=3, label=label)
+    removed = comparison.measure == "removed"
+    scale = (100 / comparison.baseline if comparison.baseline else 0.0) if removed else 1.0
+    for label, values, cis in (("optimised alpha", comparison.alpha_effect, comparison.alpha_ci),
+                               ("IoU", comparison.iou_effect, comparison.iou_ci)):
+        ax.errorbar(comparison.sizes, [v * scale for v in values], yerr=error_bars(values, cis, scale), marker="o",
+                    capsize=3, label=label)
     ax.set_xscale("log", base=2)
     ax.set_xticks(comparison.sizes, [str(n) for n in comparison.sizes])
-    ax.set_xlabel("top-n units")
-    ax.set_ylabel(f"ACE on {concept} (held-out samples)")
+    ax.set_xlabel("top-n units" + (" ablated" if removed else ""))
+    ax.set_ylabel(f"{concept} pixels removed (%)" if removed else f"ACE on {concept}")
+    ax.set_title(f"held-out samples {comparison.held_out[0]}..{comparison.held_out[1] - 1}")
     ax.legend()
     ax.grid(alpha=0.3)
     return save_figure(fig, path)
