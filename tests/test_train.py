@@ -168,3 +168,42 @@ def test_exported_discriminator_loads_with_its_kind_and_widths(tmp_path: Path, d
     trained.load_state_dict(load_state(path)["disc"]["pixel"])
     images = torch.randn(4, 3, 64, 64)
     torch.testing.assert_close(loaded(images), trained.eval()(images), rtol=0, atol=0)
+
+
+def test_concept_frequency_term_against_brute_force():
+    """of_world counts rendered labels; loss is the mean squared log ratio over the concepts the world has."""
+    import numpy as np
+
+    from ganscope.train.concepts import ConceptFrequencies
+    from ganscope.world import CONCEPTS, render
+
+    terms = ConceptFrequencies.of_world(seed=5, size=32, scenes=6)
+    labels = render(range(6), seed=5, size=32).labels.numpy().ravel()
+    world = np.bincount(labels, minlength=len(CONCEPTS)) / labels.size
+    np.testing.assert_array_equal(terms.concepts.numpy(), np.flatnonzero(world))
+    np.testing.assert_allclose(terms.log_world.exp().numpy(), world[world > 0], rtol=1e-5)
+    images = torch.rand(3, 3, 32, 32) * 2 - 1
+    soft = terms.segmenter.probabilities(images).detach().numpy()  # (3, concepts, 32, 32)
+    q = np.maximum(soft.mean(axis=(0, 2, 3))[world > 0], 1e-6)
+    expected = np.mean((np.log(q) - np.log(world[world > 0])) ** 2)
+    images.requires_grad_(True)
+    loss = terms.loss(images)
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-4)
+    loss.backward()
+    assert images.grad.abs().sum() > 0 and not any(p.requires_grad for p in terms.segmenter.net.parameters())
+
+
+def test_a_fine_tuning_recipe_continues_its_warm_start_state(tmp_path: Path, monkeypatch):
+    """The step and CPU counters carry on, the phases are recorded, and other recipes are still refused."""
+    base = dataclasses.replace(TINY, projected=False, augment=())
+    tuned = dataclasses.replace(base, concept_weight=0.5, concept_every=1, warm_start="tiny")
+    monkeypatch.setitem(RECIPES, "tiny", base)
+    train_generator(TrainConfig(run_dir=tmp_path, steps=2), base)
+    before = load_state(tmp_path / "generator.safetensors")
+    state = load_state(train_generator(TrainConfig(run_dir=tmp_path, steps=3), tuned))
+    assert state["step"] == 3 and state["cpu"] > before["cpu"]
+    assert [p["from_step"] for p in state["phases"]] == [0, 2]
+    assert state["phases"][1]["recipe"]["concept_weight"] == 0.5 and tuned.matches(state["recipe"])
+    assert load_state(train_generator(TrainConfig(run_dir=tmp_path, steps=4), tuned))["phases"] == state["phases"]
+    with pytest.raises(GanscopeError, match="another recipe"):
+        train_generator(TrainConfig(run_dir=tmp_path, steps=5), base)

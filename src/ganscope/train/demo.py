@@ -24,8 +24,9 @@ from ganscope.progress import progress_bar
 from ganscope.segmenters import load_segmenter
 from ganscope.segmenters.demo import DemoSegmenterNet
 from ganscope.train.augment import diff_augment
+from ganscope.train.concepts import ConceptFrequencies
 from ganscope.train.projected import ProjectedDiscriminator
-from ganscope.train.recipes import Recipe
+from ganscope.train.recipes import Recipe, get_recipe
 from ganscope.train.state import load_state, save_state
 from ganscope.world import render
 
@@ -86,14 +87,19 @@ def train_generator(cfg: TrainConfig, recipe: Recipe, cpu_seconds: float | None 
         if recipe.projected:
             discs["projected"] = ProjectedDiscriminator(load_segmenter("demo").net, gen.resolution).to(device)
     ema = copy.deepcopy(gen).eval().requires_grad_(False)
+    concepts = ConceptFrequencies.of_world(WORLD_TRAIN_SEED, gen.resolution, device) if recipe.concept_weight else None
     opt_g = torch.optim.Adam(_param_groups([gen], recipe), betas=recipe.betas)
     opt_d = torch.optim.Adam(_param_groups(list(discs.values()), recipe), betas=recipe.betas)
     path = cfg.run_dir / "generator.safetensors"
     start, elapsed, cpu = 0, 0.0, 0.0
+    phases = [{"recipe": recipe.describe(), "from_step": 0}]
     if path.is_file():
         state = load_state(path)
+        phases = state.get("phases", [{"recipe": state["recipe"], "from_step": 0}])
         if not recipe.matches(state["recipe"]):
-            raise GanscopeError(f"{path} was trained with another recipe; use a new run_dir")
+            if recipe.warm_start is None or not get_recipe(recipe.warm_start).matches(state["recipe"]):
+                raise GanscopeError(f"{path} was trained with another recipe; use a new run_dir")
+            phases.append({"recipe": recipe.describe(), "from_step": state["step"]})
         gen.load_state_dict(state["gen"])
         ema.load_state_dict(state["ema"])
         for name, disc in discs.items():
@@ -107,7 +113,7 @@ def train_generator(cfg: TrainConfig, recipe: Recipe, cpu_seconds: float | None 
             "recipe": recipe.describe(), "gen": gen.state_dict(), "ema": ema.state_dict(),
             "disc": {name: d.state_dict() for name, d in discs.items()},
             "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-            "step": step, "elapsed": elapsed, "cpu": cpu, "batch": recipe.batch,
+            "step": step, "elapsed": elapsed, "cpu": cpu, "batch": recipe.batch, "phases": phases,
         })
         if cfg.export is not None:
             export_generator(path, cfg.export)
@@ -142,6 +148,8 @@ def train_generator(cfg: TrainConfig, recipe: Recipe, cpu_seconds: float | None 
             opt_d.step()
 
             g_loss = F.softplus(-judge(fake, noise)).mean(1).sum()
+            if concepts is not None and step % recipe.concept_every == 0:
+                g_loss = g_loss + recipe.concept_weight * recipe.concept_every * concepts.loss(fake)
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()

@@ -33,6 +33,12 @@ class Recipe:
     instance_noise: float = 0.1
     ema_kimg: float = 5.0
     ema_rampup: float = 0.05
+    # weight of an auxiliary generator term that pulls the concept frequencies of each generated batch (the demo
+    # segmenter's soft labels) towards the world's: ganscope.train.concepts; 0 trains a plain GAN
+    concept_weight: float = 0.0
+    concept_every: int = 4  # lazily, every n-th step with n times the weight (as R1), for a quarter of its cost
+    # a recipe whose training state this one may continue (a fine-tuning phase), keeping its step and CPU counters
+    warm_start: str | None = None
     notes: str = field(default="", compare=False)
 
     def describe(self) -> dict:
@@ -71,6 +77,9 @@ RECIPES: dict[str, Recipe] = {
     "dcgan-bn-pn": Recipe(**DCGAN, generator_norm="batch-pixel",
                           notes="dcgan-bn with pixel norm after each activation too, as in the paper's ProGAN, which"
                                 " keeps a layer's output on a sphere when units are ablated"),
+    "dcgan-bn-pn-freq": Recipe(**DCGAN, generator_norm="batch-pixel", concept_weight=0.5, warm_start="dcgan-bn-pn",
+                               notes="dcgan-bn-pn continued with the concept-frequency term, against the mode dropping"
+                                     " of domes (a third of the world's dome pixels)"),
 }
 
 
