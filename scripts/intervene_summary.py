@@ -140,9 +140,11 @@ def section(model: str, note: str) -> str:
         "",
         "### Context: where can doors be inserted?",
         "",
-        f"`ganscope context --layer {layer} --concept door --top 8 --samples {ctx['samples']} --tile {ctx['tile']}`: "
-        f"units {ctx['units']} inserted in every {ctx['tile']} x {ctx['tile']}-cell tile ({tile_px} x {tile_px} "
-        f"pixels); success when >= {ctx['min_fraction']:.0%} of the tile is labelled door afterwards.",
+        f"`ganscope optimize --layer {layer} --concept door --mode insert --size {len(ctx['units'])}` trains a set "
+        f"of {len(ctx['units'])} door units for insertion on whole images (samples 0..63); "
+        f"`ganscope context --units ... --samples {ctx['samples']} --tile {ctx['tile']}` then inserts units "
+        f"{ctx['units']} in every {ctx['tile']} x {ctx['tile']}-cell tile ({tile_px} x {tile_px} pixels); success "
+        f"when >= {ctx['min_fraction']:.0%} of the tile is labelled door afterwards.",
         "",
         "| concept before | trials | success rate | mean door fraction |",
         "|---|---|---|---|",

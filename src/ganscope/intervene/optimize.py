@@ -8,8 +8,8 @@ hard labels of ``segment`` carry no gradient. Sign: for ablation the target is t
 remove the concept, so delta_alpha is minus the fraction.
 
 With ``size=n`` the edit in each step is the hard set of the n units with the largest
-alpha (alpha = 1 on them, 0 elsewhere), and the gradient reaches alpha straight through
-(Bengio et al. 2013). That trains the set that is later applied, the top-n at full
+alpha (alpha = 1 on them, 0 elsewhere), and the gradient reaches alpha = sigmoid(score)
+straight through (Bengio et al. 2013). That trains the set that is later applied, the top-n at full
 strength, rather than a soft mask whose top-n may act quite differently; the set size is
 the constraint, so there is no norm penalty.
 """
@@ -71,11 +71,14 @@ def optimise_alpha(cut: Cut, concept: str, *, samples: int, values: torch.Tensor
     values = torch.as_tensor(values, dtype=torch.float32, device=cut.device).expand(units)
     target = values if mode == "insert" else None
     sign = 1.0 if mode == "insert" else -1.0
-    alpha = torch.full((units,), 0.05 if size is None else 0.5, device=cut.device, requires_grad=True)
-    optimiser = torch.optim.Adam([alpha], lr=lr)
+    # a sized set trains an unbounded score with alpha = sigmoid(score): clamped alphas would tie at 1 and leave
+    # the top-n to the unit order
+    param = torch.full((units,), 0.05 if size is None else 0.0, device=cut.device, requires_grad=True)
+    optimiser = torch.optim.Adam([param], lr=lr)
     losses = []
     for step in range(steps):
         prefix = prefixes[step % len(prefixes)]
+        alpha = param if size is None else param.sigmoid()
         edit = Intervention(cut.layer, list(range(units)), target, region, _straight_through(alpha, size))
         acts = edit(prefix.acts)
         soft = probabilities(cut.finish(prefix, acts))[:, c]
@@ -85,13 +88,14 @@ def optimise_alpha(cut: Cut, concept: str, *, samples: int, values: torch.Tensor
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        with torch.no_grad():
-            alpha.clamp_(0, 1)
+        if size is None:
+            with torch.no_grad():
+                param.clamp_(0, 1)
         losses.append(loss.item())
         if on_step is not None:
             on_step(step + 1, losses[-1])
-    final = alpha.detach().cpu()
-    ranking = final.argsort(descending=True, stable=True).tolist()
+    final = (param if size is None else param.sigmoid()).detach().cpu()
+    ranking = param.detach().cpu().argsort(descending=True, stable=True).tolist()
     return Optimised(concept, cut.layer, mode, steps, penalty, size, losses, final.tolist(), ranking)
 
 
