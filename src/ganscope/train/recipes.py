@@ -80,6 +80,10 @@ RECIPES: dict[str, Recipe] = {
     "dcgan-bn-pn-freq": Recipe(**DCGAN, generator_norm="batch-pixel", concept_weight=0.5, warm_start="dcgan-bn-pn",
                                notes="dcgan-bn-pn continued with the concept-frequency term, against the mode dropping"
                                      " of domes (a third of the world's dome pixels)"),
+    "dcgan-bn-pn-freq2": Recipe(**DCGAN, generator_norm="batch-pixel", concept_weight=2.0,
+                                warm_start="dcgan-bn-pn-freq",
+                                notes="dcgan-bn-pn-freq with four times the weight: 1,400 steps at 0.5 took domes"
+                                      " from -74 % to -45 % of the world's frequency"),
 }
 
 
