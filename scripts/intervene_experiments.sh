@@ -49,7 +49,7 @@ PY
 $G rank-mask --model "$M" --layer $L --mask $O/tree_mask.png --index "$INDEX" --device cpu --out $O/rank-mask
 # context: CONTEXT_SIZE door units trained for insertion (straight-through top-n, whole images), then inserted in
 # every TILE x TILE-cell tile (16 x 16 pixels at layer6)
-K=${CONTEXT_SIZE:-20}
+K=${CONTEXT_SIZE:-12}
 $G optimize --model "$M" --layer $L --concept door --mode insert --size $K --sizes $K --results $D --samples 64 \
   --held-out 100 --steps 100 --batch-size 16 --device cpu --out $O/door_insert > /dev/null
 UNITS=$(.venv/bin/python -c "import json; print(','.join(map(str, json.load(open('$O/door_insert/optimize.json'))['ranking'][:$K])))")
