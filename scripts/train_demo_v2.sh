@@ -3,6 +3,7 @@
 # across sessions and machines: the run directory lives outside the work tree (RUN, default
 # /tmp/ganscope-demo-v2); when it holds no state yet, the committed one (train-state/) seeds it.
 # Each call trains until the recipe's total CPU budget is spent (CPU_SECONDS, process CPU time),
+# or until step STEPS when that is set (where one recipe phase hands over to the next: docs/models.md),
 # checkpointing every 50 steps; stop it at any time and call it again to continue.
 set -euo pipefail
 RECIPE=${RECIPE:?set RECIPE to the recipe study\'s winner}
@@ -15,5 +16,5 @@ mkdir -p "$RUN"
 if [ ! -f "$RUN/generator.safetensors" ] && [ -f "$COMMITTED" ]; then
   cp "$COMMITTED" "$RUN/generator.safetensors"
 fi
-.venv/bin/ganscope train-demo generator --recipe "$RECIPE" --cpu-seconds "$CPU_SECONDS" \
+.venv/bin/ganscope train-demo generator --recipe "$RECIPE" --cpu-seconds "$CPU_SECONDS" --steps "${STEPS:-1000000}" \
   --threads "${THREADS:-2}" --checkpoint-every 50 --run-dir "$RUN" --export "$RUN/demo_generator.safetensors"

@@ -103,6 +103,8 @@ def test_cpu_budget_stops_training(tmp_path: Path):
     path = train_generator(TrainConfig(run_dir=tmp_path, steps=10_000), TINY, cpu_seconds=0.01)
     state = load_state(path)
     assert state["step"] == 1 and state["cpu"] > 0.01
+    # with both budgets, whichever runs out first
+    assert load_state(train_generator(TrainConfig(run_dir=tmp_path / "b", steps=2), TINY, cpu_seconds=1e9))["step"] == 2
 
 
 def test_export_writes_generator_with_its_widths(tmp_path: Path):

@@ -127,7 +127,7 @@ def train_generator(cfg: TrainConfig, recipe: Recipe, cpu_seconds: float | None 
         return torch.stack([d(images) for d in discs.values()])
 
     def budget_left() -> bool:
-        return step < cfg.steps if cpu_seconds is None else cpu < cpu_seconds
+        return step < cfg.steps and (cpu_seconds is None or cpu < cpu_seconds)
 
     with progress_bar(True, "generator", cfg.steps if cpu_seconds is None else cpu_seconds) as update:
         step = start
