@@ -79,7 +79,8 @@ def section(model: str, note: str) -> str:
         f"| ACE (inserted - ablated) | {ace['ace']:.4f} | {ci(ace['ace_ci'], digits=4)} |",
         f"| ablation effect (baseline - ablated) | {ace['ablation_effect']:.4f} | {ci(ace['ablation_ci'], digits=4)} |",
         "",
-        f"Removing the top 20 tree units removes **{drop20:.1%}** of the tree pixels (target: >= 50 %).",
+        f"Removing the top 20 tree units by IoU removes **{drop20:.1%}** of the tree pixels; the 20 units trained "
+        f"for removal (next section) remove {share(per_concept['tree'], 'alpha'):.1%} (target: >= 50 %).",
         "",
         "### Removing the top-20 units of each concept",
         "",

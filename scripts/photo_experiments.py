@@ -36,7 +36,13 @@ from ganscope.world import LABEL, render
 PHOTO_SEED = 17
 TREE, GRASS = LABEL["tree"], LABEL["grass"]
 BOX = 16  # side of the painted grass square
-DRAW_UNITS = [12, 4, 16, 17, 26, 19, 53, 55]  # `ganscope optimize --concept tree` at layer6, docs/experiments.md
+OPTIMISED = Path("docs/intervene/optimize/optimize.json")  # `ganscope optimize --concept tree` at layer6, by
+# scripts/intervene_experiments.sh on the shipped weights
+
+
+def optimised_tree_units(count: int = 8) -> list[int]:
+    """The top tree units by optimised alpha on the shipped weights (docs/experiments.md)."""
+    return json.loads(OPTIMISED.read_text())["ranking"][:count]
 
 
 def grown(mask: torch.Tensor, pixels: int) -> torch.Tensor:
@@ -151,10 +157,11 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--draw-units", type=lambda text: [int(u) for u in text.split(",")],
-                        default=DRAW_UNITS, help="a second tree unit set to draw with (default: the top 8 by "
+                        default=None, help="a second tree unit set to draw with (default: the top 8 by "
                         "optimised alpha in docs/experiments.md)")
     parser.add_argument("--out", type=Path, default=Path("docs/images/photos"))
     args = parser.parse_args()
+    args.draw_units = args.draw_units or optimised_tree_units()
     args.out.mkdir(parents=True, exist_ok=True)
     summary, pictures = run(args)
     save_pictures(pictures, args.out)
