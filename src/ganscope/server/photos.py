@@ -9,7 +9,6 @@ one keeps serving samples, and no hooks mix); the server keeps the last ``MAX_PH
 
 from __future__ import annotations
 
-import copy
 import secrets
 import threading
 from collections import OrderedDict
@@ -121,7 +120,7 @@ def add_photo_routes(app: FastAPI, service: ModelService, results: Results, laye
     async def upload_photo(request: Request) -> PhotoStatus:
         """Upload a PNG or JPEG (the file itself as the body); its inversion starts in the background."""
         photo = read_photo(await request.body(), store.size)
-        generator = await service.call(copy.deepcopy, service.session.generator)  # between requests: no hooks on it
+        generator = await service.generator_copy()
         return status(store.add(photo, generator))
 
     @app.get("/api/photos/{token}.png", response_class=Response, responses=PNG, tags=["photos"])

@@ -9,6 +9,7 @@ generator. Sample images and unit strips are cached, since the pages ask for the
 from __future__ import annotations
 
 import base64
+import copy
 import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -52,6 +53,18 @@ class ModelService:
     def _locked(self, fn: Callable[..., T], *args: Any) -> T:
         with self._lock, torch.inference_mode():
             return fn(*args)
+
+    async def generator_copy(self) -> torch.nn.Module:
+        """A private copy of the generator, taken between requests (so with no hooks on it), for work with gradients.
+
+        Taken under ``no_grad``, not inference mode: a copy made in inference mode holds inference tensors, which
+        autograd cannot save (batch norm's running statistics, for one).
+        """
+        def copy_generator() -> torch.nn.Module:
+            with self._lock, torch.no_grad():
+                return copy.deepcopy(self.session.generator)
+
+        return await run_in_threadpool(copy_generator)
 
     def parse_z(self, zs: Sequence[Sequence[float]]) -> torch.Tensor:
         """Client latents, flat or not, checked against the generator's latent size."""
