@@ -193,6 +193,15 @@ def test_concept_frequency_term_against_brute_force():
     assert float(loss.detach()) == pytest.approx(expected, rel=1e-4)
     loss.backward()
     assert images.grad.abs().sum() > 0 and not any(p.requires_grad for p in terms.segmenter.net.parameters())
+    # a boost weighs one concept's squared log ratio more: a weighted mean
+    cloud = list(np.flatnonzero(world)).index(CONCEPTS.index("cloud"))
+    weights = np.ones(q.size)
+    weights[cloud] = 4.0
+    boosted = ConceptFrequencies.of_world(seed=5, size=32, scenes=6, boost={"cloud": 4.0})
+    expected = np.sum(weights * (np.log(q) - np.log(world[world > 0])) ** 2) / weights.sum()
+    assert float(boosted.loss(images.detach())) == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(GanscopeError, match="cloud"):
+        ConceptFrequencies.of_world(seed=5, size=32, scenes=6, boost={"clowd": 4.0})
 
 
 def test_a_fine_tuning_recipe_continues_its_warm_start_state(tmp_path: Path, monkeypatch):

@@ -87,7 +87,8 @@ def train_generator(cfg: TrainConfig, recipe: Recipe, cpu_seconds: float | None 
         if recipe.projected:
             discs["projected"] = ProjectedDiscriminator(load_segmenter("demo").net, gen.resolution).to(device)
     ema = copy.deepcopy(gen).eval().requires_grad_(False)
-    concepts = ConceptFrequencies.of_world(WORLD_TRAIN_SEED, gen.resolution, device) if recipe.concept_weight else None
+    concepts = (ConceptFrequencies.of_world(WORLD_TRAIN_SEED, gen.resolution, device, boost=dict(recipe.concept_boost))
+                if recipe.concept_weight else None)
     opt_g = torch.optim.Adam(_param_groups([gen], recipe), betas=recipe.betas)
     opt_d = torch.optim.Adam(_param_groups(list(discs.values()), recipe), betas=recipe.betas)
     path = cfg.run_dir / "generator.safetensors"
