@@ -10,12 +10,17 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 G=.venv/bin/ganscope
 M="${MODEL:-demo}"
 L="${LAYER:-layer6}"
-TILE=$(( ${TILE:-4} ))  # context tiles of TILE x TILE cells (16 x 16 pixels at layer6)
+# context: door insertion at CONTEXT_LAYER (default layer4, 8 x 8, where GAN Dissection and GANPaint insert doors) in
+# tiles of TILE x TILE cells (default 2: 16 x 16 pixels at layer4)
+CL="${CONTEXT_LAYER:-layer4}"
+TILE=$(( ${TILE:-2} ))
 D=runs/intervene/dissect
 O=docs/intervene
 mkdir -p $O
 rm -rf $D  # the weights may have changed since the last run: dissect afresh
-$G dissect --model "$M" --layer $L --samples "${DISSECT_SAMPLES:-400}" --batch-size 32 --device cpu --out $D --no-report \
+LAYERS=(--layer "$L")
+[ "$CL" = "$L" ] || LAYERS+=(--layer "$CL")
+$G dissect --model "$M" "${LAYERS[@]}" --samples "${DISSECT_SAMPLES:-400}" --batch-size 32 --device cpu --out $D --no-report \
   --no-progress > /dev/null
 # ACE of the top-20 tree units, and the top-n removal curve (n = 1 ... 64 by IoU)
 $G ace --model "$M" --layer $L --concept tree --top 20 --results $D --samples 200 --batch-size 50 --device cpu --curve \
@@ -48,11 +53,11 @@ PY
 )
 $G rank-mask --model "$M" --layer $L --mask $O/tree_mask.png --index "$INDEX" --device cpu --out $O/rank-mask
 # context: CONTEXT_SIZE door units trained for insertion (straight-through top-n, whole images), then inserted in
-# every TILE x TILE-cell tile (16 x 16 pixels at layer6)
-K=${CONTEXT_SIZE:-12}
-$G optimize --model "$M" --layer $L --concept door --mode insert --size $K --sizes $K --results $D --samples 64 \
+# every TILE x TILE-cell tile
+K=${CONTEXT_SIZE:-16}
+$G optimize --model "$M" --layer $CL --concept door --mode insert --size $K --sizes $K --results $D --samples 64 \
   --held-out 100 --steps 100 --batch-size 16 --device cpu --out $O/door_insert > /dev/null
 UNITS=$(.venv/bin/python -c "import json; print(','.join(map(str, json.load(open('$O/door_insert/optimize.json'))['ranking'][:$K])))")
-$G context --model "$M" --layer $L --concept door --units "$UNITS" --results $D --samples 32 --tile $TILE --device cpu \
+$G context --model "$M" --layer $CL --concept door --units "$UNITS" --results $D --samples 32 --tile $TILE --device cpu \
   --out $O/context
 .venv/bin/python scripts/intervene_summary.py "$M" "${NOTE:-}" > /dev/null  # figures into docs/experiments.md

@@ -56,8 +56,9 @@ def section(model: str, note: str) -> str:
     comp = opt["comparison"]
     top_scores = ", ".join(f"{rank['scores'][u]:.3f}" for u in rank["ranking"][:4])
     layer = ace["layer"]
-    units, h, w = json.loads(Path(DISSECTION).read_text())["layers"][layer]["shape"]
-    tile_px = ctx["tile"] * 64 // h  # the demo images are 64 x 64
+    shapes = {name: info["shape"] for name, info in json.loads(Path(DISSECTION).read_text())["layers"].items()}
+    units, h, w = shapes[layer]
+    tile_px = ctx["tile"] * 64 // shapes[ctx["layer"]][1]  # the demo images are 64 x 64
     lines = [
         BEGIN,
         "## Interventions on the demo generator",
@@ -141,8 +142,8 @@ def section(model: str, note: str) -> str:
         "",
         "### Context: where can doors be inserted?",
         "",
-        f"`ganscope optimize --layer {layer} --concept door --mode insert --size {len(ctx['units'])}` trains a set "
-        f"of {len(ctx['units'])} door units for insertion on whole images (samples 0..63); "
+        f"`ganscope optimize --layer {ctx['layer']} --concept door --mode insert --size {len(ctx['units'])}` trains "
+        f"a set of {len(ctx['units'])} door units for insertion on whole images (samples 0..63); "
         f"`ganscope context --units ... --samples {ctx['samples']} --tile {ctx['tile']}` then inserts units "
         f"{ctx['units']} in every {ctx['tile']} x {ctx['tile']}-cell tile ({tile_px} x {tile_px} pixels); success "
         f"when >= {ctx['min_fraction']:.0%} of the tile is labelled door afterwards.",
