@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The long training run of the demo generator v2 (docs/models.md, "Demo generator v2"), resumable
 # across sessions and machines: the run directory lives outside the work tree (RUN, default
-# /tmp/ganscope-demo-v2); when it holds no state yet, the committed one (train-state/) seeds it.
+# /tmp/ganscope-demo-v2); when it holds no state yet, train-state/ seeds it. The run has ended and
+# train-state/ is no longer in the tree: `git checkout 2f14f5e -- train-state/` restores its last state.
 # Each call trains until the recipe's total CPU budget is spent (CPU_SECONDS, process CPU time),
 # or until step STEPS when that is set (where one recipe phase hands over to the next: docs/models.md),
 # checkpointing every 50 steps; stop it at any time and call it again to continue.
