@@ -26,9 +26,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ganscope.images import grid
-from ganscope.painting import paint, pooled
+from ganscope.painting import paint
 from ganscope.photos import invert, read_photo
 from ganscope.photos.composite import MARGIN, edit_limit
+from ganscope.regions import pooled
 from ganscope.results import Results
 from ganscope.session import Session
 from ganscope.world import LABEL, render

@@ -26,7 +26,8 @@ from ganscope.artifacts.marks import MARKS_FILE, MarkStore
 from ganscope.cli import app as cli_app
 from ganscope.errors import GanscopeError
 from ganscope.intervene import Region
-from ganscope.painting import pooled, rasterise
+from ganscope.painting import rasterise
+from ganscope.regions import pooled
 from ganscope.results import RESULTS_FILE, Results
 from ganscope.server import create_app
 from ganscope.server.limits import MAX_COORD

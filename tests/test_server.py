@@ -79,7 +79,10 @@ def z_of(results: Results, *indices: int) -> torch.Tensor:
 
 def test_info_layers_concepts_units(client: TestClient, results: Results):
     info = client.get("/api/info").json()
-    assert info["paint"] == {"layer": "layer1", "units": 1} and info["image_size"] == [32, 32]
+    paint = info["paint"]
+    assert (paint["layer"], paint["units"], paint["source"]) == ("layer1", 1, "IoU") and info["image_size"] == [32, 32]
+    assert "ganscope paint-sets" in paint["note"]
+    assert paint["buttons"]["alpha"]["draw"] == {"layer": "layer1", "units": 1, "source": "IoU"}
     assert [layer["name"] for layer in client.get("/api/layers").json()] == ["layer1", "layer2"]
     concepts = {c["name"]: c for c in client.get("/api/concepts").json()}
     assert set(concepts) == {"alpha", "beta", "gamma", "delta"} and concepts["alpha"]["units"]["layer1"] == [0]

@@ -17,7 +17,8 @@ from ganscope.edits import ablation
 from ganscope.images import png_bytes, to_pil
 from ganscope.models import load_generator
 from ganscope.notebook import data_url
-from ganscope.painting import paint, pooled, rasterise
+from ganscope.painting import paint, rasterise
+from ganscope.regions import pooled
 from ganscope.results import Results
 from ganscope.segmenters import load_segmenter
 from ganscope.session import Session

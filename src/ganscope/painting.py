@@ -1,30 +1,33 @@
 """Painting with units: brush strokes to a region, and a concept's units drawn or removed in it.
 
-What the paint page, the notebook widgets and ``ganscope.painting.paint`` users share. A paint
-edit uses a concept's top units by IoU in a dissected layer (default: the top 20 units of the
-middle dissected layer): "remove" ablates them in the region, "draw" inserts them at their
-99.5th-percentile activation. Regions are max-pooled onto the layer's grid (the original GAN
-Dissection server's default, ``maskpooling: "max"``): a feature cell is edited when any painted
-pixel falls in it, so even a thin brush stroke edits something; ``"mean"`` blends by coverage.
+What the paint page, the notebook widgets and ``ganscope.painting.paint`` users share. A
+:class:`Palette` says what each button edits: with the results' paint sets
+(``ganscope paint-sets``), a concept's causal set for that button (its layer, units and
+per-unit levels); without them, the concept's top units by IoU in a dissected layer (default:
+the top 20 units of the middle dissected layer), "remove" ablating them in the region and
+"draw" inserting them at their 99.5th-percentile activation, with a note saying so.
+Brush strokes become ``regions.PooledRegion``s (a cell is edited when any painted pixel falls in it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, ImageDraw
 from torch import nn
 
 from ganscope.edits import Intervention, check_units
 from ganscope.errors import GanscopeError
 from ganscope.intervene.values import insertion_values
+from ganscope.paintsets.store import PaintSets, find
 from ganscope.regions import Region
 from ganscope.results import Results
+from ganscope.session import Session
 from ganscope.trace import layer_names
 
 PAINT_UNITS = 20
@@ -38,24 +41,6 @@ def paint_layer(generator: nn.Module, results: Results) -> str:
     if not layers:
         raise GanscopeError("the results hold no layers")
     return layers[len(layers) // 2]
-
-
-@dataclass(frozen=True)
-class PooledRegion(Region):
-    """A region whose cells are the max-pooled (or mean-pooled, fractional) mask."""
-
-    pooling: str = "max"
-
-    def cells(self, h: int, w: int) -> torch.Tensor:
-        pool = F.adaptive_max_pool2d if self.pooling == "max" else F.adaptive_avg_pool2d
-        return pool(self.mask[None, None].float(), (h, w))[0, 0]
-
-
-def pooled(mask: np.ndarray, pooling: str = "max") -> PooledRegion | None:
-    """The region of a boolean mask (H, W); None when nothing is painted (the edit does nothing)."""
-    if not mask.any():
-        return None
-    return PooledRegion(torch.from_numpy(mask.astype(bool)), pooling=pooling)
 
 
 def rasterise(strokes: Sequence[Stroke], size: Sequence[int]) -> np.ndarray:
@@ -85,3 +70,70 @@ def paint(results: Results, layer: str, mode: Literal["draw", "remove"], region:
     chosen = check_units(units, len(results.layer(layer).units), layer)
     values = insertion_values(results, layer, chosen) if mode == "draw" else None
     return Intervention(layer, chosen, values, region, strength)
+
+
+@dataclass(frozen=True)
+class Button:
+    """What one paint button edits."""
+
+    layer: str
+    units: list[int]
+    levels: list[float] | None  # None: the units' 99.5th-percentile values (draw) or 0 (remove)
+    source: Literal["paint set", "IoU"]
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The paint buttons of a dissection: paint sets where the results have them, else the IoU ranking."""
+
+    results: Results
+    layer: str  # the IoU fallback's layer
+    top: int = PAINT_UNITS
+    sets: PaintSets | None = None
+
+    @classmethod
+    def of(cls, session: Session, results: Results, directory: str | Path | None = None, *,
+           layer: str | None = None, top: int = PAINT_UNITS,
+           sets: PaintSets | Literal["auto"] | None = "auto", weights: str | None = None) -> Palette:
+        """The palette of ``results``, painting by IoU at ``layer`` (default: the middle dissected layer) where a
+        concept has no paint set.
+
+        ``sets="auto"`` reads the paint sets of the results directory (``directory``, default: where ``results``
+        were loaded from) when it has them; ``None`` paints by IoU only. Sets are checked against the weights
+        fingerprint ``weights`` (default: the session's): stale sets are an error that says to recompute them.
+        """
+        if sets == "auto":
+            path = find(directory if directory is not None else results.directory)
+            sets = PaintSets.load(path) if path is not None else None
+        if sets is not None:
+            sets.check(weights or session.weights_fingerprint, {n: r.shape[0] for n, r in results.layers.items()})
+        layer = layer or paint_layer(session.generator, results)
+        results.layer(layer)
+        return cls(results, layer, top, sets)
+
+    @property
+    def note(self) -> str | None:
+        """Why the buttons fall back to the IoU ranking, or None when the paint sets drive them."""
+        if self.sets is not None:
+            return None
+        return (f"no paint sets: each concept edits its top {self.top} units of {self.layer} by IoU, which often "
+                "fails to draw; compute causal sets with `ganscope paint-sets`")
+
+    def button(self, concept: str, mode: Literal["draw", "remove"]) -> Button:
+        chosen = self.sets.get(concept, mode) if self.sets is not None else None
+        if chosen is not None:
+            return Button(chosen.layer, chosen.units, chosen.levels if mode == "draw" else None, "paint set")
+        return Button(self.layer, self.results.top_units(self.layer, concept, self.top), None, "IoU")
+
+    def edit(self, mode: Literal["draw", "remove"], region: Region | None = None, *, concept: str | None = None,
+             units: Sequence[int] | None = None, layer: str | None = None, top: int | None = None,
+             strength: float = 1.0) -> Intervention:
+        """The button's edit for ``concept``; explicit ``units``, ``layer`` or ``top`` paint by IoU instead."""
+        if units is None and concept is not None and layer is None and top is None:
+            if mode not in ("draw", "remove"):
+                raise GanscopeError(f"mode must be draw or remove, got {mode!r}", argument="mode")
+            b = self.button(concept, mode)
+            if b.source == "paint set":
+                return Intervention(b.layer, b.units, torch.tensor(b.levels) if b.levels else None, region, strength)
+        return paint(self.results, layer or self.layer, mode, region, concept=concept, units=units,
+                     top=top or self.top, strength=strength)

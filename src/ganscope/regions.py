@@ -1,8 +1,14 @@
 """Regions of an image (a painted pixel mask or a box) mapped onto a layer's feature grid.
 
-A region is kept at pixel resolution and mapped to each layer's (h, w) on use: a
-feature cell belongs to the region when the mask covers at least ``coverage`` (default
-half) of the pixels it spans, so a region means the same thing at every layer.
+A region is kept at pixel resolution and mapped to each layer's (h, w) on use. Two rules,
+named apart on purpose:
+
+- ``Region`` (masks and boxes given to the CLI and library experiments): a feature cell
+  belongs to the region when the mask covers at least ``coverage`` (default half) of the
+  pixels it spans, so a region means the same thing at every layer.
+- ``PooledRegion`` (brush strokes on the paint page and widgets, the original GAN
+  Dissection server's ``maskpooling``): ``"max"`` edits a cell when any painted pixel falls in
+  it, so even a thin stroke edits something; ``"mean"`` blends each cell by its coverage.
 """
 
 from __future__ import annotations
@@ -83,3 +89,21 @@ def _resize(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         raise GanscopeError(f"mask is {w}x{h} but the image is {size[1]}x{size[0]}: paint the mask on the image")
     warnings.warn(f"mask is {w}x{h}; resized to the image size {size[1]}x{size[0]}", stacklevel=3)
     return F.interpolate(mask[None, None], size=tuple(size), mode="nearest")[0, 0]
+
+
+@dataclass(frozen=True)
+class PooledRegion(Region):
+    """A region whose cells are the max-pooled (or mean-pooled, fractional) mask."""
+
+    pooling: str = "max"
+
+    def cells(self, h: int, w: int) -> torch.Tensor:
+        pool = F.adaptive_max_pool2d if self.pooling == "max" else F.adaptive_avg_pool2d
+        return pool(self.mask[None, None].float(), (h, w))[0, 0]
+
+
+def pooled(mask: np.ndarray, pooling: str = "max") -> PooledRegion | None:
+    """The region of a boolean mask (H, W); None when nothing is painted (the edit does nothing)."""
+    if not mask.any():
+        return None
+    return PooledRegion(torch.from_numpy(mask.astype(bool)), pooling=pooling)

@@ -16,7 +16,6 @@ from ganscope.commands.shell import (
     Out,
     Seed,
     Segmenter,
-    Top,
     UnitList,
     handle_errors,
     ints,
@@ -63,17 +62,22 @@ def register(app: typer.Typer) -> None:
     def paint_photo(inversion: InversionDir, results: Annotated[Path, typer.Option(
                         help="Dissection results of the model (unit ranking, insertion values).")],
                     mode: Annotated[str, typer.Option(help="remove (ablate) or draw (insert).")],
-                    concept: Concept = "", units: UnitList = "", top: Top = 20, mask: Mask = None, box: Box = "",
-                    layer: Annotated[str, typer.Option("--layer", "-l", help="Layer to paint at (default: the "
-                                                       "inversion's).")] = "",
+                    concept: Concept = "", units: UnitList = "",
+                    top: Annotated[int, typer.Option(help="Paint --concept's top N units by IoU instead of its paint "
+                                                     "set (default without paint sets: 20).")] = 0,
+                    mask: Mask = None, box: Box = "",
+                    layer: Annotated[str, typer.Option("--layer", "-l", help="Paint --concept's top units by IoU at "
+                                                       "this layer (default: its paint set, or the inversion's layer "
+                                                       "by IoU when --results has no paint sets).")] = "",
                     strength: Annotated[float, typer.Option(help="Edit strength (alpha).")] = 1.0,
                     out: Annotated[Path, typer.Option(help="Output PNG.")] = Path("paint-photo.png"),
                     device: Device = "") -> None:
-        """Paint a concept's units on an inverted photo: the edit inside --mask/--box, the photo elsewhere."""
+        """Paint a concept on an inverted photo (its paint set, as on the paint page): the edit inside --mask/--box,
+        the photo elsewhere."""
         import torch
 
         from ganscope.images import grid, save_png
-        from ganscope.painting import paint
+        from ganscope.painting import Palette
         from ganscope.photos import Inversion
         from ganscope.results import Results
 
@@ -82,8 +86,12 @@ def register(app: typer.Typer) -> None:
         if region is None:
             raise GanscopeError("paint where? give --mask PNG or --box x0,y0,x1,y1")
         chosen = ints(units, "--units") if units else None
-        edit = paint(Results.load(results), layer or inverted.generator.layer, mode, region, concept=concept or None,
-                     units=chosen, top=top, strength=strength)
+        palette = Palette.of(inverted.session, Results.load(results), layer=inverted.generator.layer,
+                             weights=inverted.weights)
+        edit = palette.edit(mode, region, concept=concept or None, units=chosen, layer=layer or None, top=top or None,
+                            strength=strength)
+        if palette.note and concept and not chosen:
+            typer.echo(f"note: {palette.note}", err=True)
         image = inverted.edit([edit])
         save_png(out, image)
         side = save_png(out.with_name(out.stem + "-before-after.png"), grid(torch.stack([inverted.photo, image]), 2))

@@ -43,3 +43,27 @@ def mean_ci(values: torch.Tensor, level: float = 0.95) -> tuple[float, list[floa
         return mean, [mean, mean]
     half = t_quantile(level, values.numel() - 1) * float(values.std(unbiased=True)) / math.sqrt(values.numel())
     return mean, [mean - half, mean + half]
+
+
+def wilson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a success rate; no trials give [0, 1]."""
+    if trials == 0:
+        return 0.0, 1.0
+    z = t_quantile(level, 100_000)
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def ratio_ci(parts: torch.Tensor, wholes: torch.Tensor, level: float = 0.95, resamples: int = 2000,
+             seed: int = 0) -> tuple[float, list[float]]:
+    """sum(parts) / sum(wholes) over items, with a percentile bootstrap interval over items (fixed seed)."""
+    parts, wholes = parts.double().flatten(), wholes.double().flatten()
+    ratio = float(parts.sum() / wholes.sum().clamp(min=1e-12))
+    if parts.numel() < 2:
+        return ratio, [ratio, ratio]
+    pick = torch.randint(parts.numel(), (resamples, parts.numel()), generator=torch.Generator().manual_seed(seed))
+    draws = parts[pick].sum(1) / wholes[pick].sum(1).clamp(min=1e-12)
+    lo, hi = torch.quantile(draws, torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)).tolist()
+    return ratio, [lo, hi]

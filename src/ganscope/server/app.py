@@ -18,10 +18,10 @@ from fastapi.staticfiles import StaticFiles
 from ganscope.artifacts.marks import MarkStore
 from ganscope.artifacts.summary import candidate_ranking
 from ganscope.errors import GanscopeError
-from ganscope.painting import PAINT_UNITS, paint_layer
+from ganscope.painting import PAINT_UNITS, Palette
 from ganscope.results import Results
 from ganscope.server import schemas as s
-from ganscope.server.edits import legacy_edits, paint_edit
+from ganscope.server.edits import legacy_edits
 from ganscope.server.errors import add_handlers
 from ganscope.server.limits import MAX_BODY_BYTES, BodyLimit
 from ganscope.server.photos import add_photo_routes
@@ -37,9 +37,11 @@ def create_app(session: Session, results: Results, *, layer: str | None = None, 
                photo_options: dict[str, Any] | None = None) -> FastAPI:
     """The server for the session's generator and its dissection ``results``.
 
-    ``layer`` and ``units`` set what painting a concept edits (default: the top 20 units
-    of the middle dissected layer). The session's segmenter must be the one the results were
-    dissected with (or None): its concepts are checked against theirs, so a palette never names the wrong labels.
+    Painting a concept edits its paint set (``paint_sets.json`` in ``directory``, from
+    ``ganscope paint-sets``); without one, or when ``layer`` is given, it edits the top ``units`` by IoU of
+    ``layer`` (default: 20, of the middle dissected layer), and the page says so.
+    The session's segmenter must be the one the results were dissected with (or None): its concepts
+    are checked against theirs, so a palette never names the wrong labels.
     ``directory`` is the results directory: artifact marks are kept there (without it, units
     cannot be marked) and the artifact ranking of ``ganscope artifacts`` is read from there.
     Uploaded photos are inverted at the paint layer with ``ganscope.photos.invert``'s defaults, or
@@ -53,13 +55,12 @@ def create_app(session: Session, results: Results, *, layer: str | None = None, 
     store = None if directory is None else MarkStore(directory)
     if store is not None:
         store.load()  # a corrupt marks file stops the server at start, with the file named
-    layer = layer or paint_layer(generator, results)
-    results.layer(layer)
+    palette = Palette.of(session, results, directory, layer=layer, top=units, sets="auto" if layer is None else None)
     app = FastAPI(title="ganscope", summary="GAN Dissection: dissection results, interventions, painting.",
                   version="1")
     app.add_middleware(BodyLimit, max_bytes=max_body)
     add_handlers(app)
-    info = _info(results, layer, units, store is not None)
+    info = _info(results, palette, store is not None)
 
     def layer_result(name: str) -> Any:
         try:
@@ -173,9 +174,8 @@ def create_app(session: Session, results: Results, *, layer: str | None = None, 
 
         The paint page sends its whole stroke history with each stroke (the server keeps no state).
         """
-        edits = [e for e in (paint_edit(edit, results, layer, units) for edit in request.edits) if e is not None]
         seed = results.seed if request.seed is None else request.seed
-        png = (await service.call(service.sample_pngs, seed, [request.index], edits))[0]
+        png = await service.call(service.painted_png, seed, request.index, palette, request.edits)
         return s.ImageResponse(image=data_url(png), width=results.image_size[1], height=results.image_size[0])
 
     @app.post("/api/generate", response_model=s.GenerateResponse, tags=["compatibility"])
@@ -202,13 +202,13 @@ def create_app(session: Session, results: Results, *, layer: str | None = None, 
     def browse_page() -> FileResponse:
         return FileResponse(STATIC / "browse.html")
 
-    add_photo_routes(app, service, results, layer, units, photo_options or {})
+    add_photo_routes(app, service, palette, photo_options or {})
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.service = service
     return app
 
 
-def _info(results: Results, layer: str, units: int, marking: bool) -> s.Info:
+def _info(results: Results, palette: Palette, marking: bool) -> s.Info:
     """The results' layers and concepts (units labelled with each, best IoU first)."""
     layers = [s.LayerInfo(name=name, units=len(r.units), shape=r.shape, interpretable=r.interpretable)
               for name, r in results.layers.items()]
@@ -220,6 +220,17 @@ def _info(results: Results, layer: str, units: int, marking: bool) -> s.Info:
         concepts.append(s.ConceptInfo(name=concept.name, category=concept.category, units=labelled))
     return s.Info(model=results.model, segmenter=results.segmenter,
                   seed=results.seed, image_size=results.image_size,
-                  paint=s.PaintDefaults(layer=layer, units=units), layers=layers, concepts=concepts,
+                  paint=_paint_defaults(palette), layers=layers, concepts=concepts,
                   marking=marking)
 
+
+
+def _paint_defaults(palette: Palette) -> s.PaintDefaults:
+    """What each concept's draw and remove buttons edit, for the page to show."""
+    buttons = {}
+    for concept in palette.results.concept_names[1:]:
+        chosen = {mode: palette.button(concept, mode) for mode in ("draw", "remove")}
+        buttons[concept] = {mode: s.PaintButton(layer=b.layer, units=len(b.units), source=b.source)
+                            for mode, b in chosen.items()}
+    return s.PaintDefaults(layer=palette.layer, units=palette.top, source="IoU" if palette.sets is None else
+                           "paint set", note=palette.note, buttons=buttons)

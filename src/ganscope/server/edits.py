@@ -15,18 +15,18 @@ from torch import nn
 
 from ganscope.errors import GanscopeError
 from ganscope.intervene import Intervention
-from ganscope.painting import paint, pooled, rasterise
-from ganscope.results import Results
+from ganscope.painting import Palette, rasterise
+from ganscope.regions import pooled
 from ganscope.server.masks import decode_mask
 from ganscope.server.schemas import Edit, LegacyIntervention
 from ganscope.trace import get_module
 
 
-def paint_edit(edit: Edit, results: Results, layer: str, units: int) -> Intervention | None:
-    """One client paint edit as an Intervention on a dissected layer; None when its mask is empty."""
-    layer = edit.layer or layer
-    results.layer(layer)
-    size = results.image_size
+def paint_edit(edit: Edit, palette: Palette) -> Intervention | None:
+    """One client paint edit as an Intervention (what the palette's button edits); None when its mask is empty."""
+    if edit.layer is not None:
+        palette.results.layer(edit.layer)
+    size = palette.results.image_size
     if edit.strokes is not None:
         region = pooled(rasterise([(s.points, s.radius) for s in edit.strokes], size))
         if region is None:
@@ -37,8 +37,13 @@ def paint_edit(edit: Edit, results: Results, layer: str, units: int) -> Interven
             return None
     else:
         region = None
-    return paint(results, layer, edit.mode, region, concept=edit.concept, units=edit.units,
-                 top=edit.top or units, strength=edit.strength)
+    return palette.edit(edit.mode, region, concept=edit.concept, units=edit.units, layer=edit.layer, top=edit.top,
+                        strength=edit.strength)
+
+
+def paint_edits(edits: Sequence[Edit], palette: Palette) -> list[Intervention]:
+    """The client's paint edits in order, without the empty ones."""
+    return [e for e in (paint_edit(edit, palette) for edit in edits) if e is not None]
 
 
 def legacy_edits(interventions: Sequence[LegacyIntervention], generator: nn.Module) -> list[Intervention]:

@@ -24,10 +24,10 @@ from starlette.concurrency import run_in_threadpool
 
 from ganscope.errors import GanscopeError
 from ganscope.images import png_bytes, to_pil
+from ganscope.painting import Palette
 from ganscope.photos import Inversion, invert, read_photo
-from ganscope.results import Results
 from ganscope.server import schemas as s
-from ganscope.server.edits import paint_edit
+from ganscope.server.edits import paint_edits
 from ganscope.server.errors import log
 from ganscope.server.limits import MAX_EDITS
 from ganscope.server.service import ModelService, data_url
@@ -105,10 +105,9 @@ class PhotoStore:
             upload.status, upload.error = "failed", f"internal error ({type(err).__name__}); see the server log"
 
 
-def add_photo_routes(app: FastAPI, service: ModelService, results: Results, layer: str, units: int,
-                     options: dict[str, Any]) -> PhotoStore:
+def add_photo_routes(app: FastAPI, service: ModelService, palette: Palette, options: dict[str, Any]) -> PhotoStore:
     """``POST /api/photos``, ``GET /api/photos/{token}`` (+ ``.png``), ``POST /api/photos/{token}/intervene``."""
-    store = PhotoStore(service.session, layer, options)
+    store = PhotoStore(service.session, palette.layer, options)
 
     def status(token: str) -> PhotoStatus:
         upload = store.get(token)
@@ -139,9 +138,9 @@ def add_photo_routes(app: FastAPI, service: ModelService, results: Results, laye
         upload = store.get(token)
         if upload.inversion is None:
             raise HTTPException(409, f"the photo is not inverted yet ({upload.status})")
-        edits = [e for e in (paint_edit(edit, results, layer, units) for edit in request.edits) if e is not None]
 
         def edit() -> bytes:
+            edits = paint_edits(request.edits, palette)  # rasterised here, off the event loop
             with upload.lock, torch.inference_mode():
                 image = upload.inversion.edit(edits) if edits else upload.photo
                 return png_bytes(to_pil(image))

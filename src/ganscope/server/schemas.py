@@ -43,9 +43,18 @@ class ConceptInfo(BaseModel):
     units: dict[str, list[int]] = Field(description="per layer: units labelled with this concept, best IoU first")
 
 
+class PaintButton(BaseModel):
+    layer: str
+    units: int = Field(description="how many units the button edits")
+    source: Literal["paint set", "IoU"]
+
+
 class PaintDefaults(BaseModel):
-    layer: str = Field(description="layer edited when an edit names none")
-    units: int = Field(description="top units (by IoU) used for a concept")
+    layer: str = Field(description="layer edited by IoU when an edit names none and there is no paint set")
+    units: int = Field(description="top units (by IoU) used for a concept without a paint set")
+    source: Literal["paint set", "IoU"] = Field(description="what a concept's buttons edit")
+    note: str | None = Field(description="why the buttons fall back to the IoU ranking, or null")
+    buttons: dict[str, dict[str, PaintButton]] = Field(description="per concept, per mode: what the button edits")
 
 
 class Info(BaseModel):
@@ -129,10 +138,11 @@ class Edit(Strict):
     """Draw (insert) or remove (ablate) units inside a region; the units come from a concept or a list."""
 
     mode: Literal["draw", "remove"]
-    concept: str | None = Field(None, description="use the concept's top units by IoU")
+    concept: str | None = Field(None, description="use the concept's paint set (its top units by IoU when the "
+                                "results have no paint sets, or when layer or top is given)")
     units: list[int] | None = Field(None, min_length=1, max_length=MAX_UNITS)
     top: int | None = Field(None, ge=1, le=MAX_UNITS, description="how many top units of the concept")
-    layer: str | None = Field(None, description="default: the server's paint layer")
+    layer: str | None = Field(None, description="paint the concept's top units by IoU at this layer")
     strength: float = Field(1.0, ge=0, le=1, description="blend: 0 = unchanged, 1 = full edit")
     strokes: list[Stroke] | None = Field(None, max_length=MAX_EDITS)
     mask: Mask | None = None

@@ -24,8 +24,11 @@ from starlette.concurrency import run_in_threadpool
 from ganscope.errors import GanscopeError
 from ganscope.images import png_bytes, to_pil, to_uint8
 from ganscope.intervene import Intervention
+from ganscope.painting import Palette
 from ganscope.report.strips import SampleImages, compose, encode, regions, tile_size
 from ganscope.results import Results
+from ganscope.server.edits import paint_edits
+from ganscope.server.schemas import Edit
 from ganscope.session import Session
 
 T = TypeVar("T")
@@ -81,6 +84,10 @@ class ModelService:
     def sample_pngs(self, seed: int, indices: Sequence[int], edits: Sequence[Intervention]) -> list[bytes]:
         """PNG bytes of samples (seed, i) with ``edits`` applied in order."""
         return _pngs(self.session.with_options(seed=seed).images(indices, edits=edits))
+
+    def painted_png(self, seed: int, index: int, palette: Palette, edits: Sequence[Edit]) -> bytes:
+        """PNG bytes of sample (seed, index) with the client's paint edits (rasterised here, off the event loop)."""
+        return self.sample_pngs(seed, [index], paint_edits(edits, palette))[0]
 
     def z_pngs(self, z: torch.Tensor, edits: Sequence[Intervention]) -> list[bytes]:
         """PNG bytes of the images of client latents ``z`` with ``edits`` applied in order."""

@@ -22,13 +22,17 @@ try:
 except ImportError as err:  # pragma: no cover - depends on the environment
     raise GanscopeError("the notebook widgets need anywidget: pip install 'ganscope[notebook]'") from err
 
+from dataclasses import replace
+
 import torch
 
 from ganscope.edits import Intervention, ablation, check_units
 from ganscope.images import png_bytes, to_pil
 from ganscope.intervene.rankmask import ABLATION_SIZES, rank_by_mask
 from ganscope.notebook import data_url
-from ganscope.painting import PAINT_UNITS, paint, paint_layer, pooled, rasterise
+from ganscope.painting import PAINT_UNITS, Palette, paint_layer, rasterise
+from ganscope.paintsets.store import PaintSets
+from ganscope.regions import pooled
 from ganscope.results import Results
 from ganscope.session import Session
 
@@ -85,22 +89,28 @@ class PaintWidget(_SampleWidget):
     concepts = t.List(t.Unicode()).tag(sync=True)
     units = t.Int(PAINT_UNITS).tag(sync=True)
     strokes = t.List(t.Dict()).tag(sync=True)
+    note = t.Unicode("").tag(sync=True)  # why the buttons paint by IoU (no paint sets), or ""
     _redraw_on = ("index", "strokes", "units")
 
     def __init__(self, session: Session, results: Results, layer: str | None = None, *, units: int = PAINT_UNITS,
-                 **traits: Any):
-        layer = layer or paint_layer(session.generator, results)
-        labels = {u.label for u in results.layer(layer).units}
-        concepts = [c for c in results.concept_names[1:] if c in labels] or results.concept_names[1:]
-        super().__init__(session, results, layer, concepts=concepts, units=units, **traits)
+                 sets: PaintSets | None = None, **traits: Any):
+        self.palette = Palette.of(session, results, layer=layer, top=units, sets="auto" if sets is None else sets)
+        if self.palette.sets is not None:
+            concepts = sorted({s.concept for s in self.palette.sets.sets}, key=results.concept_names.index)
+        else:
+            labels = {u.label for u in results.layer(self.palette.layer).units}
+            concepts = [c for c in results.concept_names[1:] if c in labels] or results.concept_names[1:]
+        super().__init__(session, results, self.palette.layer, concepts=concepts, units=units,
+                         note=self.palette.note or "", **traits)
 
     def edits(self) -> list[Intervention]:
+        """The strokes' edits: each concept's paint set, or its top ``units`` by IoU without paint sets."""
+        palette = replace(self.palette, top=self.units)
         edits = []
         for stroke in self.strokes:
             region = pooled(rasterise([(stroke["points"], float(stroke["radius"]))], self.size))
             if region is not None:
-                edits.append(paint(self.results, self.layer, stroke["mode"], region,
-                                   concept=stroke["concept"], top=self.units))
+                edits.append(palette.edit(stroke["mode"], region, concept=stroke["concept"]))
         return edits
 
     def undo(self) -> None:

@@ -94,7 +94,8 @@ function paintControls(model, view) {
   view.mode = () => modes.map(label => label.firstChild).find(input => input.checked).value;
   view.concept = () => concept.value;
   view.radius = () => Number(brush.value);
-  return el("div", {class: "gs-controls"}, concept, ...modes, " brush ", brush, undo, clear, count);
+  const note = el("div", {class: "gs-note", text: model.get("note")});
+  return el("div", {class: "gs-controls"}, concept, ...modes, " brush ", brush, undo, clear, count, note);
 }
 
 function unitButtons(model) {

@@ -78,12 +78,24 @@ function buildPalette(info) {
     const button = element("button", {type: "button", text: c.name, title: c.category, "data-concept": c.name});
     button.addEventListener("click", () => {
       palette.querySelectorAll("button").forEach(b => b.classList.toggle("selected", b === button));
+      describeButton();
     });
     palette.append(button);
   }
   palette.querySelector("button")?.classList.add("selected");
-  document.getElementById("paint-note").textContent =
-    `each concept edits its top ${info.paint.units} units of ${info.paint.layer}`;
+  document.querySelectorAll("input[name=mode]").forEach(input => input.addEventListener("change", describeButton));
+  const fallback = document.getElementById("fallback-note");
+  fallback.textContent = info.paint.note || "";
+  fallback.hidden = !info.paint.note;
+  describeButton();
+}
+
+// What the selected button edits: its layer and unit count, and whether a paint set chose them.
+function describeButton() {
+  const chosen = state.info?.paint.buttons[concept()]?.[mode()];
+  document.getElementById("paint-note").textContent = chosen ?
+    `${mode()} ${concept()} edits ${chosen.units} units of ${chosen.layer} (${chosen.source === "paint set" ?
+      "its paint set" : "top units by IoU"})` : "";
 }
 
 // Pointer events cover mouse, pen and touch; points are kept in image pixels.

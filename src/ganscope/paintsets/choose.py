@@ -1,0 +1,154 @@
+"""Choose each paint button's unit set by evidence: train candidates, keep the one that paints best.
+
+For every concept and each of draw and remove, candidates are tried at each candidate layer
+and set size: the set trained for the brush (``train.train_set``) and, for comparison, the
+top units by IoU (with the same levels). Each candidate paints the selection samples through
+the paint page's path (``measure``), and the best score wins; ties go to the smaller set
+(fewer units, fewer side effects). The run writes ``paint_sets.json`` after every button, so an
+interrupted run resumes where it stopped when re-run with the same settings and weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganscope.edits import Intervention
+from ganscope.errors import GanscopeError
+from ganscope.paintsets.measure import draw_trials, removed_share
+from ganscope.paintsets.spots import Context, contexts_for
+from ganscope.paintsets.store import PAINT_SETS_FILE, Candidate, Mode, PaintSet, PaintSets, Settings
+from ganscope.paintsets.train import concept_levels, train_set
+from ganscope.progress import progress_bar
+from ganscope.regions import pooled
+from ganscope.results import Results
+from ganscope.session import Session
+from ganscope.trace import layer_names
+
+SIZES = (8, 16, 32)
+TRAIN_START, TRAIN_SAMPLES = 100_000, 64  # far from the samples a dissection or benchmark uses
+SELECTION_START, SELECTION_SAMPLES = 200_000, 32
+MAX_CANDIDATES = 64  # layers x sizes x 2 rankings per button; more is refused up front
+
+
+def paint_layers(session: Session, results: Results) -> list[str]:
+    """The dissected layers fine enough to paint a dab but coarser than the image: side 8 .. image side / 2."""
+    side = min(results.image_size)
+    order = {name: i for i, name in enumerate(layer_names(session.generator))}
+    fit = [name for name, r in results.layers.items() if 8 <= min(r.shape[1:]) <= side // 2]
+    return sorted(fit, key=lambda name: order.get(name, len(order)))
+
+
+def compute_paint_sets(session: Session, results: Results, *, out: str | Path | None = None,
+                       layers: Sequence[str] | None = None, sizes: Sequence[int] = SIZES, steps: int = 100,
+                       lr: float = 0.1, samples: int = TRAIN_SAMPLES, selection: int = SELECTION_SAMPLES,
+                       start: int = TRAIN_START, contexts: dict[str, Context] | None = None,
+                       progress: bool | Callable[[float, float], None] = False) -> PaintSets:
+    """Paint sets for every concept of the segmenter, chosen on held-out selection samples.
+
+    ``out`` is the results directory to write ``paint_sets.json`` to (and resume from).
+    """
+    layers = list(layers) if layers is not None else paint_layers(session, results)
+    if not layers:
+        raise GanscopeError("no dissected layer has a grid between 8 cells and half the image side; dissect one "
+                            "or name the layers", argument="layers")
+    for layer in layers:
+        results.layer(layer)
+    if len(layers) * len(sizes) * 2 > MAX_CANDIDATES:
+        raise GanscopeError(f"{len(layers)} layers x {len(sizes)} sizes is over {MAX_CANDIDATES // 2} candidates "
+                            "a button", argument="sizes")
+    settings = Settings(layers=layers, sizes=sorted(set(sizes)), steps=steps, lr=lr, train=[start, start + samples],
+                        selection=[start + SELECTION_START - TRAIN_START,
+                                   start + SELECTION_START - TRAIN_START + selection], seed=session.seed)
+    _check_sizes(settings, results)
+    sets = _resumed(out, session, results, settings)
+    contexts = contexts_for(session.concepts, _labels(session, range(*settings.train)), contexts)
+    buttons = [(c, m) for c in contexts for m in ("draw", "remove")]
+    chooser = _Chooser(session, results, settings, contexts)
+    with progress_bar(progress, "paint sets", len(buttons)) as update:
+        for k, (concept, mode) in enumerate(buttons):
+            if sets.get(concept, mode) is None:
+                sets.sets.append(chooser.choose(concept, mode))
+                sets.complete = k == len(buttons) - 1
+                if out is not None:
+                    sets.save(out)
+            update(k + 1, f"{mode} {concept}")
+    sets.complete = True
+    if out is not None:
+        sets.save(out)
+    return sets
+
+
+def _check_sizes(settings: Settings, results: Results) -> None:
+    for layer in settings.layers:
+        units = results.layer(layer).shape[0]
+        bad = [n for n in settings.sizes if not 1 <= n <= units]
+        if bad:
+            raise GanscopeError(f"set size {bad[0]} does not fit layer {layer!r} of {units} units", argument="sizes")
+    if settings.steps > 100_000:
+        raise GanscopeError(f"steps must be <= 100000, got {settings.steps}", argument="steps")
+
+
+def _resumed(out: str | Path | None, session: Session, results: Results, settings: Settings) -> PaintSets:
+    """The sets an earlier run with the same settings and weights wrote, or an empty file."""
+    fresh = PaintSets(model=results.model, segmenter=results.segmenter, weights=session.weights_fingerprint,
+                      settings=settings, sets=[], complete=False)
+    if out is None or not (Path(out) / PAINT_SETS_FILE).is_file():
+        return fresh
+    try:
+        old = PaintSets.load(out)
+    except GanscopeError:
+        return fresh
+    return old if old.settings == settings and old.weights == fresh.weights else fresh
+
+
+@torch.no_grad()
+def _labels(session: Session, indices: Sequence[int]) -> torch.Tensor:
+    return torch.cat([session.labels(session.images(batch)) for batch in session.batches(indices)])
+
+
+class _Chooser:
+    """Trains and scores the candidates of one button at a time (levels per layer computed once)."""
+
+    def __init__(self, session: Session, results: Results, settings: Settings, contexts: dict[str, Context]):
+        self.session, self.results, self.settings, self.contexts = session, results, settings, contexts
+        self.selection = list(range(*settings.selection))
+        self.labels = _labels(session, self.selection)
+        self.levels = {layer: concept_levels(session.at(layer), range(*settings.train)) for layer in settings.layers}
+
+    def choose(self, concept: str, mode: Mode) -> PaintSet:
+        tried: list[tuple[Candidate, list[int], list[float]]] = []
+        for layer in self.settings.layers:
+            for size in self.settings.sizes:
+                for ranking in ("trained", "iou"):
+                    units, levels = self._candidate(concept, mode, layer, size, ranking)
+                    score = self._score(concept, mode, layer, units, levels)
+                    tried.append((Candidate(layer=layer, ranking=ranking, size=size, score=score), units, levels))
+        best = max(tried, key=lambda t: (round(t[0].score, 6), -t[0].size, t[0].ranking == "trained"))
+        return PaintSet(concept=concept, mode=mode, layer=best[0].layer, ranking=best[0].ranking, units=best[1],
+                        levels=best[2], score=best[0].score, context=self.contexts[concept].describe(),
+                        candidates=[t[0] for t in tried])
+
+    def _candidate(self, concept: str, mode: Mode, layer: str, size: int, ranking: str) -> tuple[list[int],
+                                                                                                 list[float]]:
+        c = self.session.concepts.index(concept)
+        if ranking == "iou":
+            units = self.results.top_units(layer, concept, size)
+            levels = self.levels[layer][c][units].tolist() if mode == "draw" else [0.0] * size
+            return units, levels
+        return train_set(self.session.at(layer), concept, mode, self.contexts[concept], self.levels[layer],
+                         size=size, samples=range(*self.settings.train), steps=self.settings.steps,
+                         lr=self.settings.lr)
+
+    def _score(self, concept: str, mode: Mode, layer: str, units: list[int], levels: list[float]) -> float:
+        def painter(concept_: str, mode_: Mode, mask: np.ndarray) -> Intervention:
+            return Intervention(layer, units, levels if mode_ == "draw" else None, pooled(mask))
+
+        if mode == "draw":
+            draws, _ = draw_trials(self.session, painter, concept, self.contexts[concept], self.selection, None,
+                                   self.labels)
+            return float(np.mean(draws)) if draws else 0.0
+        return removed_share(self.session, painter, concept, self.selection, self.labels)
