@@ -6,7 +6,7 @@ import importlib
 
 import typer
 
-FEATURES = ("dissect", "report", "intervene", "server", "models", "artifacts", "train", "photos")
+FEATURES = ("dissect", "report", "intervene", "paintsets", "server", "models", "artifacts", "train", "photos")
 
 
 def register_all(app: typer.Typer) -> None:

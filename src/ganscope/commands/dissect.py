@@ -64,9 +64,30 @@ def demo(
     samples: Annotated[int, typer.Option(help="Number of generated samples.")] = 1000,
     device: Annotated[str, typer.Option(help="cpu or cuda (default: cuda when present).")] = "",
 ) -> None:
-    """Dissect the built-in demo generator (early, middle, late layer) and write the report."""
+    """Dissect the built-in demo generator (early, middle, late layer), write the report and the paint sets."""
     dissect(layer=DEMO_LAYERS, out=out, samples=samples, device=device)
+    demo_paint_sets(out, device)
     typer.echo(f"open {(out / 'index.html').resolve()} in a browser")
+
+
+@handle_errors
+def demo_paint_sets(out: Path, device: str) -> None:
+    """The demo's paint sets: the shipped ones when they are exactly what ``ganscope paint-sets`` would compute
+    for this dissection (same weights, seed, samples, layers), else computed now."""
+    from ganscope.models import DEMO_PAINT_SETS
+    from ganscope.paintsets import compute_paint_sets
+    from ganscope.paintsets.choose import shipped_sets
+    from ganscope.session import Session
+
+    results = Results.load(out)
+    session = Session.from_specs("demo", "demo", seed=results.seed, device=device or None)
+    sets = shipped_sets(session, results, DEMO_PAINT_SETS)
+    if sets is not None:
+        sets.save(out)
+        typer.echo(f"paint sets: {out / 'paint_sets.json'} (precomputed for the demo weights)")
+        return
+    compute_paint_sets(session, results, out=out, progress=True)
+    typer.echo(f"paint sets: {out / 'paint_sets.json'}")
 
 
 def print_summary(results: Results) -> None:

@@ -16,6 +16,7 @@ from ganscope.models.stylegan2 import stylegan2_generator
 from ganscope.registry import Factory, resolve
 
 WEIGHTS = Path(__file__).parent / "weights"
+DEMO_PAINT_SETS = WEIGHTS / "demo_paint_sets.json"  # ganscope paint-sets on `ganscope demo` (reproduced exactly)
 
 
 def demo_generator(path: str | None = None) -> DemoGenerator:

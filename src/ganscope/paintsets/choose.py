@@ -62,7 +62,8 @@ def compute_paint_sets(session: Session, results: Results, *, out: str | Path | 
                             "a button", argument="sizes")
     settings = Settings(layers=layers, sizes=sorted(set(sizes)), steps=steps, lr=lr, train=[start, start + samples],
                         selection=[start + SELECTION_START - TRAIN_START,
-                                   start + SELECTION_START - TRAIN_START + selection], seed=session.seed)
+                                   start + SELECTION_START - TRAIN_START + selection], seed=session.seed,
+                        dissection=results.samples)
     _check_sizes(settings, results)
     sets = _resumed(out, session, results, settings)
     contexts = contexts_for(session.concepts, _labels(session, range(*settings.train)), contexts)
@@ -80,6 +81,18 @@ def compute_paint_sets(session: Session, results: Results, *, out: str | Path | 
     if out is not None:
         sets.save(out)
     return sets
+
+
+def shipped_sets(session: Session, results: Results, path: Path) -> PaintSets | None:
+    """Precomputed sets (shipped beside a model's weights) if they are what ``compute_paint_sets`` would
+    compute here with its defaults: same weights, seed, dissection size and layers; else None."""
+    if not path.is_file():
+        return None
+    sets = PaintSets.load(path)
+    s = sets.settings
+    same = (sets.weights == session.weights_fingerprint and s.seed == session.seed and
+            s.dissection == results.samples and s.layers == paint_layers(session, results) and sets.complete)
+    return sets if same else None
 
 
 def _check_sizes(settings: Settings, results: Results) -> None:

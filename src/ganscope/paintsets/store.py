@@ -68,6 +68,7 @@ class Settings(_Schema):
     train: list[int] = Field(description="[start, stop) of the training samples")
     selection: list[int] = Field(description="[start, stop) of the samples that choose among candidates")
     seed: int = Field(ge=0)
+    dissection: int = Field(ge=1, description="samples of the dissection whose IoU ranking the candidates include")
 
 
 class PaintSets(_Schema):

@@ -115,6 +115,8 @@ def train_set(cut: Cut, concept: str, mode: Mode, context: Context, levels: torc
         area = batch.pixels.flatten(1).sum(1)
         share = (soft * batch.pixels).flatten(1).sum(1) / area.clamp(min=1)
         loss = sign * share[area > 0].mean()
+        if not loss.requires_grad:  # the layer does not reach the image: nothing to train (the set scores 0)
+            break
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
