@@ -25,7 +25,7 @@ def test_spans_cover_what_is_left():
     spans = add_span(add_span([], (0, 8)), (16, 24))
     assert spans == [(0, 8), (16, 24)] and add_span(spans, (8, 16)) == [(0, 24)]
     assert gaps(spans, 30) == [(8, 16), (24, 30)] and gaps([(0, 30)], 30) == []
-    assert split(gaps(spans, 30), 5) == [(8, 13), (13, 16), (24, 29), (29, 30)]
+    assert list(split(gaps(spans, 30), 5)) == [(8, 13), (13, 16), (24, 29), (29, 30)]
     assert covered(spans) == 16
 
 

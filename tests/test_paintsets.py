@@ -17,7 +17,7 @@ from ganscope.edits import Intervention
 from ganscope.errors import GanscopeError
 from ganscope.intervene.confidence import ratio_ci, wilson
 from ganscope.painting import Palette
-from ganscope.paintsets import PaintSets, compute_paint_sets
+from ganscope.paintsets import compute_paint_sets
 from ganscope.paintsets.measure import DRAW_GAIN, DRAW_SHARE, draw_trials, removed_share
 from ganscope.paintsets.spots import Context, candidate_centres, dab_mask, disc, learned_contexts, remove_mask
 from ganscope.paintsets.train import concept_levels

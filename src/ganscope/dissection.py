@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import torch
 
+from ganscope.budget import MAX_SAMPLES
 from ganscope.errors import GanscopeError
 from ganscope.io import load_checkpoint, save_checkpoint
 from ganscope.progress import ProgressCallback, progress_bar
@@ -62,7 +63,9 @@ class DissectConfig:
     def __post_init__(self) -> None:
         """Checked once, here: error messages name the Python argument (the CLI names its flag)."""
         checks = [
-            ("samples", self.samples >= 1, f"must be >= 1, got {self.samples}"),
+            ("samples", 1 <= self.samples <= MAX_SAMPLES, f"must be in 1..{MAX_SAMPLES} (sample indices are "
+             f"31-bit; at 1000 samples a second that many take {MAX_SAMPLES / 1000 / 86400:.0f} days), got "
+             f"{self.samples}"),
             ("threshold", self.threshold in ("quantile", "iqr"), f"must be quantile or iqr, got {self.threshold!r}"),
             ("quantile", 0 < self.quantile < 1, f"must be in (0, 1), got {self.quantile}"),
             ("layers", bool(self.layers), "must name at least one layer"),
@@ -173,14 +176,14 @@ def pilot_ranges(acts: torch.Tensor, size: tuple[int, int], cfg: DissectConfig) 
 class Executor(Protocol):
     """Tallies shards somewhere; yields (shard, tallies) as each finishes, in any order."""
 
-    def map(self, dissection: Dissection, shards: list[Span], layouts: dict[str, TallyLayout],
+    def map(self, dissection: Dissection, shards: Iterable[Span], layouts: dict[str, TallyLayout],
             on_samples: Callable[[int], None]) -> Iterator[tuple[Span, dict[str, LayerTally]]]: ...
 
 
 class InProcess:
     """The trivial executor: shards one after another in this process, reporting progress per batch."""
 
-    def map(self, dissection: Dissection, shards: list[Span], layouts: dict[str, TallyLayout],
+    def map(self, dissection: Dissection, shards: Iterable[Span], layouts: dict[str, TallyLayout],
             on_samples: Callable[[int], None]) -> Iterator[tuple[Span, dict[str, LayerTally]]]:
         for span in shards:
             yield span, dissection.tally_shard(span, layouts, on_samples)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -105,7 +105,7 @@ class RayExecutor:
         self.session, self.max_retries = session, max_retries
         self.model, self.segmenter = model or session.model_name, segmenter or session.segmenter_name
 
-    def map(self, dissection: Dissection, shards: list[Span], layouts: dict[str, TallyLayout],
+    def map(self, dissection: Dissection, shards: Iterable[Span], layouts: dict[str, TallyLayout],
             on_samples: Callable[[int], None]) -> Iterator[tuple[Span, dict[str, LayerTally]]]:
         ray = import_ray()
         session = self.session
@@ -116,12 +116,13 @@ class RayExecutor:
                                "cuda" if gpu else "cpu", layouts))
         task = ray.remote(tally_task).options(num_cpus=1, num_gpus=1 if gpu else 0, max_retries=self.max_retries)
         workers = max(1, int(ray.cluster_resources().get("GPU" if gpu else "CPU", 1)))
-        todo, pending = list(shards), {}
+        todo, pending = iter(shards), {}
         try:
-            while todo or pending:
-                while todo and len(pending) < 2 * workers:
-                    span = todo.pop(0)
+            while True:
+                while len(pending) < 2 * workers and (span := next(todo, None)) is not None:
                     pending[task.remote(job, span)] = span
+                if not pending:
+                    return
                 [ready], _ = ray.wait(list(pending), num_returns=1)
                 span = pending.pop(ready)
                 yield span, {name: LayerTally.from_state(s) for name, s in _get(ray, ready, span).items()}

@@ -194,9 +194,44 @@ class Results(_Schema):
             raise GanscopeError(f"{path} does not match the results schema: {where + ': ' if where else ''}"
                                 f"{first['msg']}") from None
         tables_path = directory / TABLES_FILE
-        results.tables = load_weights(tables_path) if tables_path.is_file() else {}
+        if not tables_path.is_file():
+            raise GanscopeError(f"no {TABLES_FILE} in {directory} (the IoU tables and top samples); re-run "
+                                f"`ganscope dissect --out {directory}`")
+        results.tables = load_weights(tables_path)
+        check_tables(results, tables_path)
         results._directory = directory
         return results
+
+
+def check_tables(results: Results, path: Path) -> None:
+    """Every table a command or the server reads is there, with its dtype and shape, and finite where it must be."""
+    for name, layer in results.layers.items():
+        tables = {key: results.tables.get(f"{name}/{key}") for key in ("iou", "topk_indices", "topk_scores",
+                                                                       "topk_maps")}
+        k = tables["topk_indices"].shape[-1] if tables["topk_indices"] is not None else 0
+        units = layer.shape[0]
+        expect = {"iou": (torch.float32, (units, len(results.concepts))), "topk_indices": (torch.int64, (units, k)),
+                  "topk_scores": (torch.float32, (units, k)), "topk_maps": (torch.float16, (units, k, None, None))}
+        for key, (dtype, shape) in expect.items():
+            table = tables[key]
+            if table is None:
+                raise GanscopeError(f"{path}: table {name}/{key} is missing; re-run the dissection")
+            fits = table.dim() == len(shape) and all(n is None or n == m for n, m in zip(shape, table.shape))
+            if table.dtype != dtype or not fits:
+                wanted = [n if n is not None else "h" for n in shape]
+                raise GanscopeError(f"{path}: table {name}/{key} is {_dtype(table.dtype)} {list(table.shape)}, "
+                                    f"expected {_dtype(dtype)} {wanted}; re-run the dissection")
+        iou, indices = tables["iou"], tables["topk_indices"]
+        if not torch.isfinite(iou).all() or iou.min() < 0 or iou.max() > 1:
+            raise GanscopeError(f"{path}: table {name}/iou holds values outside [0, 1] or NaN; re-run the dissection")
+        if indices.numel() and (indices.min() < 0 or indices.max() >= results.samples):
+            raise GanscopeError(f"{path}: table {name}/topk_indices names samples outside 0..{results.samples - 1}")
+        if tables["topk_scores"].isnan().any() or not torch.isfinite(tables["topk_maps"]).all():
+            raise GanscopeError(f"{path}: table {name}/topk_scores or topk_maps holds NaN; re-run the dissection")
+
+
+def _dtype(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 def _not_a_number(name: str) -> float:

@@ -7,6 +7,7 @@ shard or resume order produces the same latents, on any device.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from itertools import islice
 
 import numpy as np
 import torch
@@ -46,9 +47,9 @@ def uniforms(seed: int, indices: Sequence[int], count: int) -> torch.Tensor:
 
 
 def batches(indices: Sequence[int], batch_size: int) -> Iterator[list[int]]:
-    """Consecutive chunks of ``indices`` of at most ``batch_size``."""
+    """Consecutive chunks of ``indices`` of at most ``batch_size``, taken lazily (a range is never listed whole)."""
     if batch_size < 1:
         raise ValueError(f"batch size must be >= 1, got {batch_size}")
-    items = list(indices)
-    for start in range(0, len(items), batch_size):
-        yield items[start : start + batch_size]
+    items = iter(indices)
+    while chunk := list(islice(items, batch_size)):
+        yield chunk

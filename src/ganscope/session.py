@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganscope.budget import check_memory, check_span
 from ganscope.edits import Intervention
 from ganscope.errors import GanscopeError
 from ganscope.images import check_finite
@@ -276,6 +277,30 @@ class Cut:
 
     def fractions(self, images: Images, concept: int, footprint: torch.Tensor | None = None) -> torch.Tensor:
         return self.session.fractions(images, concept, footprint)
+
+
+def held_prefixes(cut: Cut, indices: range) -> list[Prefix]:
+    """Every batch's prefix at the cut, kept in memory (for training loops that revisit them); priced first
+    from the first batch, so that a count whose prefixes would not fit is refused before they are computed."""
+    check_span("samples", indices.start, len(indices))
+    batches = cut.prefixes(indices)
+    first = next(batches)[1]
+    per_sample = sum(t.element_size() * t.numel() for t in _tensors(first)) // max(1, len(first.acts))
+    check_memory("samples", len(indices), per_sample, f"activations at {cut.layer!r}")
+    return [first] + [prefix for _, prefix in batches]
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    """The tensors inside a prefix (its activations and whatever state finishing needs)."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    elif hasattr(value, "__dict__") and not isinstance(value, type):
+        value = list(vars(value).values())
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in _tensors(item)]
+    return []
 
 
 def fractions(hits: torch.Tensor, footprint: torch.Tensor | None = None) -> torch.Tensor:

@@ -7,6 +7,8 @@ numbers: a resumed run may cut what is left into shards of any size.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 Span = tuple[int, int]
 
 
@@ -33,11 +35,11 @@ def gaps(spans: list[Span], total: int) -> list[Span]:
     return [(a, b) for a, b in out if a < b]
 
 
-def split(spans: list[Span], size: int) -> list[Span]:
-    """Cut each span into shards of at most ``size`` samples."""
+def split(spans: list[Span], size: int) -> Iterator[Span]:
+    """Cut each span into shards of at most ``size`` samples, lazily (memory does not grow with the count)."""
     if size < 1:
         raise ValueError(f"shard size must be >= 1, got {size}")
-    return [(a, min(a + size, stop)) for start, stop in spans for a in range(start, stop, size)]
+    return ((a, min(a + size, stop)) for start, stop in spans for a in range(start, stop, size))
 
 
 def covered(spans: list[Span]) -> int:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from ganscope.artifacts.scoring import Scored, Scorer
+from ganscope.budget import MAX_RESAMPLES, check_count, check_memory, check_span
 from ganscope.edits import ablation
 from ganscope.errors import GanscopeError
 from ganscope.intervene.confidence import mean_ci
@@ -82,6 +83,11 @@ def ablation_quality(session: Session, layer: str, unit_sets: dict[str, Sequence
     """Score samples (session seed, i), i in [start, start + samples), unedited and with each unit set ablated."""
     if not unit_sets:
         raise GanscopeError("no unit set to ablate")
+    check_span("samples", start, samples)
+    check_count("bootstrap", bootstrap, MAX_RESAMPLES, least=0)
+    width = scorer.reference.features.shape[1]
+    check_memory("samples", samples * (len(unit_sets) + 1), 4 * width + 4 * samples // max(1, blocks),
+                 "features and KID kernel entries")
     if samples < 2 * blocks or len(scorer.reference.features) < 2 * blocks:
         raise GanscopeError(f"samples and the reference need at least {2 * blocks} images for {blocks} KID blocks",
                             argument="samples")

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from ganscope.budget import MAX_SAMPLES, check_count, check_memory
 from ganscope.errors import GanscopeError
 from ganscope.io import load_weights
 from ganscope.registry import resolve
@@ -30,6 +31,8 @@ def load_reference(spec: str) -> Reference:
 
 
 def reference_images(reference: Reference, count: int, seed: int, size: int) -> torch.Tensor:
+    check_count("reference_samples", count, MAX_SAMPLES, least=2)
+    check_memory("reference_samples", count, 3 * size * size * 4, "reference images")
     images = reference(range(count), seed, size)
     if not isinstance(images, torch.Tensor) or tuple(images.shape) != (count, 3, size, size):
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__

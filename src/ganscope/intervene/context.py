@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from ganscope.budget import check_memory, check_span
 from ganscope.edits import Intervention
 from ganscope.errors import GanscopeError
 from ganscope.regions import Region
@@ -61,8 +62,8 @@ def tiles(h: int, w: int, size: int) -> list[torch.Tensor]:
 def context(cut: Cut, units: Sequence[int], concept: str, *, samples: int, values: torch.Tensor | float,
             tile: int = 2, min_fraction: float = 0.25) -> ContextResult:
     """Insert ``units`` in every tile of samples [0, samples); success rates grouped by the concept before."""
-    if samples < 1:
-        raise GanscopeError(f"samples must be >= 1, got {samples}", argument="samples")
+    check_span("samples", 0, samples)
+    check_memory("samples", samples, 8 * 4096, "per-tile shares")  # at most 4096 tiles a sample (64 x 64 cells)
     c = cut.concept(concept)
     trials: dict[int, list[float]] = defaultdict(list)
     for _, prefix in cut.prefixes(range(samples)):

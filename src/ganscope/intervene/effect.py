@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from ganscope.budget import check_memory, check_span
 from ganscope.edits import ablation, insertion
 from ganscope.errors import GanscopeError
 from ganscope.intervene.confidence import mean_ci
@@ -41,16 +42,17 @@ class AceResult:
         return asdict(self)
 
 
-def _check_samples(samples: int, least: int = 1) -> None:
-    if samples < least:
-        raise GanscopeError(f"samples must be >= {least}, got {samples}", argument="samples")
+def _check_samples(samples: int, least: int = 1, start: int = 0, per_sample: int = 12) -> None:
+    """A valid span of sample indices whose per-sample fractions (``per_sample`` bytes each) fit in memory."""
+    check_span("samples", start, samples, least)
+    check_memory("samples", samples, per_sample, "per-sample concept fractions")
 
 
 @torch.no_grad()
 def ace(cut: Cut, units: Sequence[int], concept: str, *, samples: int, values: torch.Tensor | float,
         region: Region | None = None, start: int = 0) -> AceResult:
     """The average causal effect of ``units`` on ``concept`` over samples [start, start + samples)."""
-    _check_samples(samples, 2)
+    _check_samples(samples, 2, start)
     c = cut.concept(concept)
     edits = ablation(cut.layer, units, region), insertion(cut.layer, units, values, region)
     base, abl, ins = [], [], []
@@ -99,7 +101,7 @@ class Curve:
 def removal_curve(cut: Cut, ranked_units: Sequence[int], concept: str, *, samples: int,
                   sizes: Sequence[int] = CURVE_SIZES, ranking: str = "iou", start: int = 0) -> Curve:
     """Ablate the first n of ``ranked_units`` for each n in ``sizes`` (capped at the ranking's length)."""
-    _check_samples(samples, 2)
+    _check_samples(samples, 2, start, 4 * (len(sizes) + 1))
     c = cut.concept(concept)
     sizes = sorted({min(n, len(ranked_units)) for n in sizes if n >= 1})
     if not sizes:

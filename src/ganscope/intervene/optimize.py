@@ -21,11 +21,12 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from ganscope.budget import MAX_STEPS, check_count
 from ganscope.edits import Intervention
 from ganscope.errors import GanscopeError
 from ganscope.intervene.effect import ace
 from ganscope.regions import Region
-from ganscope.session import Cut, fractions
+from ganscope.session import Cut, fractions, held_prefixes
 
 
 @dataclass
@@ -61,10 +62,9 @@ def optimise_alpha(cut: Cut, concept: str, *, samples: int, values: torch.Tensor
     probabilities = getattr(cut.segmenter, "probabilities", None)
     if not callable(probabilities):
         raise GanscopeError("optimize needs a segmenter with probabilities(images) (soft labels for gradients)")
-    if samples < 1 or steps < 1:
-        raise GanscopeError(f"samples and steps must be >= 1, got {samples} and {steps}", argument="samples")
+    check_count("steps", steps, MAX_STEPS)
     c = cut.concept(concept)
-    prefixes = [prefix for _, prefix in cut.prefixes(range(samples))]
+    prefixes = held_prefixes(cut, range(samples))
     units = prefixes[0].acts.shape[1]
     if size is not None and not 1 <= size <= units:
         raise GanscopeError(f"size must be between 1 and the layer's {units} units, got {size}", argument="size")

@@ -28,7 +28,7 @@ from ganscope.errors import GanscopeError
 from ganscope.intervene.optimize import _straight_through
 from ganscope.paintsets.spots import Context, candidate_centres, dab_mask, pick_centre, remove_mask
 from ganscope.resume import Prefix
-from ganscope.session import Cut
+from ganscope.session import Cut, held_prefixes
 
 MIN_GAIN, MAX_GAIN = 0.5, 3.0
 Mode = Literal["draw", "remove"]
@@ -68,12 +68,13 @@ def concept_levels(cut: Cut, indices: Sequence[int]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def batches(cut: Cut, indices: Sequence[int], concept: str, mode: Mode, context: Context) -> list[Batch]:
+def batches(cut: Cut, indices: range, concept: str, mode: Mode, context: Context) -> list[Batch]:
     """Training batches with one brush region per sample (empty where a sample has no plausible spot)."""
     c = cut.concept(concept)
     key = zlib.crc32(concept.encode())
     out = []
-    for batch, prefix in cut.prefixes(indices):
+    for prefix in held_prefixes(cut, indices):
+        batch = list(prefix.samples)
         labels = cut.labels(cut.finish(prefix))
         if mode == "draw":
             ok = candidate_centres(labels, c, context, cut.concepts)

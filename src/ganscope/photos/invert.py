@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from safetensors import safe_open
 
+from ganscope.budget import MAX_STEPS, check_count
 from ganscope.edits import Intervention
 from ganscope.errors import GanscopeError
 from ganscope.images import save_png
@@ -39,6 +40,7 @@ from ganscope.sampling import latents
 from ganscope.session import Session
 
 CHECKPOINT, WEIGHTS, METRICS = "inversion.ckpt", "inversion.safetensors", "metrics.json"
+MAX_STARTS = 256  # random starting latents, optimised together as one batch
 
 
 @dataclass(frozen=True)
@@ -58,10 +60,9 @@ class InvertOptions:
     seed: int = 0
 
     def check(self) -> None:
-        for name in ("starts", "search_steps", "steps", "adapt_steps"):
-            low = 1 if name == "starts" else 0
-            if getattr(self, name) < low:
-                raise GanscopeError(f"{name} must be >= {low}, got {getattr(self, name)}", argument=name)
+        check_count("starts", self.starts, MAX_STARTS)  # the starts run as one batch
+        for name in ("search_steps", "steps", "adapt_steps"):
+            check_count(name, getattr(self, name), MAX_STEPS, least=0)
         for name in ("lr", "adapt_lr", "perceptual_weight", "regularise"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
