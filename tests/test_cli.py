@@ -41,7 +41,7 @@ def test_dissect_writes_results_and_samples(tmp_path: Path):
     ("args", "message"),
     [
         (["-l", "layer_1"], "unknown layer 'layer_1'; did you mean layer1"),
-        (["--samples", "0"], "--samples must be >= 1"),
+        (["--samples", "0"], "--samples must be in 1..2147483647"),
         (["--tail-factor", "0.5"], "--tail-factor must be >= 1"),
         (["--model", "badmodels:wrong_latent_generator"], "generator failed on latents of shape"),
         (["--model", "badmodels:nan_layer_generator"], "NaN or Inf in activations of layer 'layer1' for sample 0"),

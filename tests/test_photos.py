@@ -171,7 +171,7 @@ def test_bad_files_and_options_are_clear_errors(session: Session, tmp_path: Path
         read_photo(tmp_path / "missing.png", 64)
     with pytest.raises(GanscopeError, match=r"photo tensor must be \(3, 64, 64\)"):
         invert(session, torch.zeros(3, 32, 32), layer="layer6")
-    with pytest.raises(GanscopeError, match="starts must be >= 1") as err:
+    with pytest.raises(GanscopeError, match="starts must be in 1..256") as err:
         invert(session, torch.zeros(3, 64, 64), layer="layer6", starts=0)
     assert err.value.argument == "starts"
     with pytest.raises(GanscopeError, match="unknown layer"):

@@ -190,7 +190,8 @@ BAD_INPUT = [
                                                                  "bitbounds": [0, 0, 9, 9]}}]}, 400, "bitbounds"),
     ("gigantic mask shape", "/api/generate", {"ids": [0], "interventions": [
         {"ablations": [{"layer": "layer1", "unit": 0}], "mask": {"bitstring": "1", "shape": [10**9, 10**9],
-                                                                 "bitbounds": [0, 0, 1, 1]}}]}, 400, "sides"),
+                                                                 "bitbounds": [0, 0, 1, 1]}}]}, 413,
+     "mask pixels is 1,000,000,000,000,000,000, over the server's limit"),
     ("broken PNG", "/api/generate", {"ids": [0], "interventions": [
         {"ablations": [{"layer": "layer1", "unit": 0}], "mask": {"bitstring": "data:image/png;base64,AAAA"}}]}, 400,
      "PNG"),

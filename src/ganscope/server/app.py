@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -21,11 +21,11 @@ from ganscope.errors import GanscopeError
 from ganscope.painting import PAINT_UNITS, Palette
 from ganscope.results import Results
 from ganscope.server import schemas as s
-from ganscope.server.edits import legacy_edits
 from ganscope.server.errors import add_handlers
-from ganscope.server.limits import MAX_BODY_BYTES, BodyLimit
+from ganscope.server.limits import MAX_BODY_BYTES, BodyLimit, HeadAsGet
 from ganscope.server.photos import add_photo_routes
 from ganscope.server.service import ModelService, data_url
+from ganscope.server.work import legacy_work, paint_work, refuse_costly
 from ganscope.session import Session
 
 STATIC = Path(__file__).parent / "static"
@@ -51,7 +51,6 @@ def create_app(session: Session, results: Results, *, layer: str | None = None, 
         raise GanscopeError(f"the segmenter's concepts differ from those of the results ({results.segmenter}); "
                             "serve the results with the segmenter they were dissected with")
     service = ModelService(session, results)
-    generator = session.generator
     store = None if directory is None else MarkStore(directory)
     if store is not None:
         store.load()  # a corrupt marks file stops the server at start, with the file named
@@ -59,6 +58,7 @@ def create_app(session: Session, results: Results, *, layer: str | None = None, 
     app = FastAPI(title="ganscope", summary="GAN Dissection: dissection results, interventions, painting.",
                   version="1")
     app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.add_middleware(HeadAsGet)
     add_handlers(app)
     info = _info(results, palette, store is not None)
 
@@ -169,28 +169,26 @@ def create_app(session: Session, results: Results, *, layer: str | None = None, 
         return Response(await service.call(service.sample_png, seed, index), media_type="image/png")
 
     @app.post("/api/intervene", response_model=s.ImageResponse, tags=["interventions"])
-    async def intervene(request: s.InterveneRequest) -> s.ImageResponse:
+    async def intervene(request: s.InterveneRequest, http: Request) -> s.ImageResponse:
         """One sample with edits applied in order: draw (insert) or remove (ablate) units in a region.
 
         The paint page sends its whole stroke history with each stroke (the server keeps no state).
         """
+        refuse_costly(paint_work(request.edits, results.image_size))
         seed = results.seed if request.seed is None else request.seed
-        png = await service.call(service.painted_png, seed, request.index, palette, request.edits)
+        png = await service.call(service.painted_png, seed, request.index, palette, request.edits, request=http)
         return s.ImageResponse(image=data_url(png), width=results.image_size[1], height=results.image_size[0])
 
     @app.post("/api/generate", response_model=s.GenerateResponse, tags=["compatibility"])
-    async def generate(request: s.GenerateRequest) -> s.GenerateResponse:
+    async def generate(request: s.GenerateRequest, http: Request) -> s.GenerateResponse:
         """The original GAN Dissection server's generate call: ``ids`` or ``zs``, with ``interventions``.
 
         Masks are max-pooled to each layer's feature size (``maskpooling: "mean"`` blends by coverage).
         Images come back as PNG data URLs in ``res[i].d``.
         """
-        ids = request.ids
-        edits = legacy_edits(request.interventions or [], generator)
-        if ids is not None:
-            pngs = await service.call(service.sample_pngs, results.seed, ids, edits)
-        else:
-            pngs = await service.call(service.z_pngs, service.parse_z(request.zs or []), edits)
+        ids, interventions = request.ids, request.interventions or []
+        refuse_costly(legacy_work(interventions, len(ids if ids is not None else request.zs or [])))
+        pngs = await service.call(service.generated_pngs, ids, request.zs, interventions, request=http)
         return s.GenerateResponse(request=request, res=[
             s.GeneratedImage(id=ids[k] if ids is not None else None, d=data_url(png)) for k, png in enumerate(pngs)])
 

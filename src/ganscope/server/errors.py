@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from ganscope.errors import GanscopeError
+from ganscope.server.limits import TooMany
 
 log = logging.getLogger("ganscope.server")
 
@@ -35,6 +36,11 @@ async def _invalid(_request: Request, err: Exception) -> JSONResponse:
     return JSONResponse({"detail": _validation_message(err)}, status_code=422)
 
 
+async def _too_many(_request: Request, err: Exception) -> JSONResponse:
+    assert isinstance(err, TooMany)
+    return JSONResponse({"detail": str(err)}, status_code=429, headers={"Retry-After": str(err.retry_after)})
+
+
 async def _unexpected(request: Request, err: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=err)
     return JSONResponse({"detail": f"internal error ({type(err).__name__}); see the server log"}, status_code=500)
@@ -43,4 +49,5 @@ async def _unexpected(request: Request, err: Exception) -> JSONResponse:
 def add_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GanscopeError, _bad_input)
     app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(TooMany, _too_many)
     app.add_exception_handler(Exception, _unexpected)

@@ -7,7 +7,10 @@ endlessly streamed upload is answered with 413 without reaching JSON parsing or 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+import time
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
+from contextlib import contextmanager
 from typing import Any
 
 MAX_BODY_BYTES = 4 << 20  # a 1024 x 1024 PNG mask as a data URL fits comfortably
@@ -70,3 +73,87 @@ class BodyLimit:
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": payload})
+
+
+# -- work budgets, checked on the parsed request before any work starts ---------------------------------------
+STROKE_OVERHEAD = 16  # a stroke point costs about as much as 16 pixels of brush radius to rasterise
+MAX_STROKE_WORK = 2_000_000  # sum over stroke points of (radius + overhead): about 1 s of rasterising at worst
+MAX_MASK_PIXELS = 16 << 20  # decoded mask pixels per request (four 2048 x 2048 masks)
+MAX_MASK_WORK = 64 << 20  # mask pixels x images: each image pools every mask onto its layers
+MAX_IN_FLIGHT = 8  # model requests one client may have queued or running at once
+UPLOADS_PER_MINUTE = 6  # photo uploads one client may start a minute
+MAX_QUEUED_PHOTOS = 2  # uploads waiting for or in inversion
+
+
+def stroke_work(strokes: Iterable[tuple[int, float]]) -> int:
+    """The rasterising work of strokes given as (points, radius): sum of points x (radius + overhead)."""
+    return int(sum(points * (radius + STROKE_OVERHEAD) for points, radius in strokes))
+
+
+def over_budget(work: int, limit: int, what: str) -> str | None:
+    """The 413 message when ``work`` is over ``limit``, naming the limit; None when it fits."""
+    if work <= limit:
+        return None
+    return f"the request's {what} is {work:,}, over the server's limit of {limit:,}; send fewer or smaller edits"
+
+
+class ClientLimits:
+    """Per-client limits (by address): model requests in flight, and photo uploads per minute."""
+
+    def __init__(self, in_flight: int = MAX_IN_FLIGHT, uploads: int = UPLOADS_PER_MINUTE,
+                 clock: Callable[[], float] = time.monotonic):
+        self.in_flight, self.uploads, self.clock = in_flight, uploads, clock
+        self.busy: dict[str, int] = defaultdict(int)
+        self.recent: dict[str, deque[float]] = defaultdict(deque)
+
+    @contextmanager
+    def slot(self, client: str) -> Iterator[None]:
+        """Hold one of the client's in-flight slots; a client with none free gets 429 (retry after a second)."""
+        if self.busy[client] >= self.in_flight:
+            raise TooMany(f"more than {self.in_flight} requests of this client are waiting for the model", 1)
+        self.busy[client] += 1
+        try:
+            yield
+        finally:
+            self.busy[client] -= 1
+            if not self.busy[client]:
+                del self.busy[client]
+
+    def upload(self, client: str) -> None:
+        """Count an upload; over the per-minute limit is a 429 that says when the oldest one expires."""
+        now, times = self.clock(), self.recent[client]
+        while times and now - times[0] >= 60:
+            times.popleft()
+        if len(times) >= self.uploads:
+            raise TooMany(f"more than {self.uploads} photo uploads a minute from this client",
+                          int(60 - (now - times[0])) + 1)
+        times.append(now)
+
+
+class TooMany(Exception):
+    """A client over its limit: answered 429 with Retry-After."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class HeadAsGet:
+    """Answer HEAD like GET, without the body (a client checking a URL gets 200, not 405)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)

@@ -54,6 +54,20 @@ def decode_mask(bitstring: str, shape: Sequence[int] | None = None, bitbounds: S
     return result
 
 
+def mask_pixels(bitstring: str, shape: Sequence[int] | None, default_shape: Sequence[int]) -> int:
+    """The pixels ``decode_mask`` would build, read from the declared shape or the PNG header (nothing decoded)."""
+    if shape:
+        return int(np.prod([max(0, int(s)) for s in shape]))
+    if DATA_URL.match(bitstring):
+        try:
+            data = base64.b64decode(DATA_URL.sub("", bitstring), validate=True)
+            with Image.open(io.BytesIO(data)) as image:
+                return image.size[0] * image.size[1]
+        except (binascii.Error, OSError, ValueError, Image.DecompressionBombError):
+            return 0  # decode_mask says what is wrong with it
+    return int(np.prod(default_shape))
+
+
 def _png(url: str) -> np.ndarray:
     """RGB or RGBA array of a base64 PNG data URL, refusing images over the size cap before decoding."""
     try:

@@ -3,8 +3,10 @@
 An upload (the PNG or JPEG file as the request body, capped by the server's body limit and by
 ``ganscope.photos.images``) gets a random token; everything about it (status, the photo, edits) is
 served only under ``/api/photos/{token}``, so one user's photo is never reachable from another path.
-Inversions run one at a time in a worker thread, each on its own copy of the generator (the shared
-one keeps serving samples, and no hooks mix); the server keeps the last ``MAX_PHOTOS`` uploads.
+Inversions run one at a time in a worker thread, each on its own copy of the generator, taken when
+its turn comes (the shared one keeps serving samples, and no hooks mix); the server keeps the last
+``MAX_PHOTOS`` uploads. At most ``MAX_QUEUED_PHOTOS`` wait or invert at once and each client may
+start ``UPLOADS_PER_MINUTE`` a minute (else 429 with Retry-After); an evicted upload is never inverted.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,7 +32,7 @@ from ganscope.photos import Inversion, invert, read_photo
 from ganscope.server import schemas as s
 from ganscope.server.edits import paint_edits
 from ganscope.server.errors import log
-from ganscope.server.limits import MAX_EDITS
+from ganscope.server.limits import MAX_EDITS, MAX_QUEUED_PHOTOS, TooMany
 from ganscope.server.service import ModelService, data_url
 from ganscope.session import Session
 
@@ -58,26 +61,31 @@ class Upload:
     total: int = 0
     error: str | None = None
     inversion: Inversion | None = None
+    evicted: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)  # one edit at a time on its generator
 
 
 class PhotoStore:
     """The uploads, by token, and the one worker that inverts them."""
 
-    def __init__(self, session: Session, layer: str, options: dict[str, Any]):
-        self.session, self.layer, self.options = session, layer, options
+    def __init__(self, session: Session, layer: str, options: dict[str, Any],
+                 copy_generator: Callable[[], torch.nn.Module]):
+        self.session, self.layer, self.options, self.copy_generator = session, layer, options, copy_generator
         self.uploads: OrderedDict[str, Upload] = OrderedDict()
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ganscope-invert")
         self.size = int(session.images([0]).shape[-1])
 
-    def add(self, photo: torch.Tensor, generator: torch.nn.Module) -> str:
-        """Queue the inversion of ``photo`` on ``generator``, a copy of the served one; its new token."""
+    def add(self, photo: torch.Tensor) -> str:
+        """Queue the inversion of ``photo``; its new token. A full queue is a 429."""
+        waiting = sum(u.status in ("queued", "inverting") for u in self.uploads.values())
+        if waiting >= MAX_QUEUED_PHOTOS:
+            raise TooMany(f"{waiting} photos are already waiting for inversion; try again when one is ready", 30)
         upload = Upload(photo)
         token = secrets.token_urlsafe(16)
         self.uploads[token] = upload
         while len(self.uploads) > MAX_PHOTOS:
-            self.uploads.popitem(last=False)
-        self.worker.submit(self._invert, upload, generator)
+            self.uploads.popitem(last=False)[1].evicted = True
+        self.worker.submit(self._invert, upload)
         return token
 
     def get(self, token: str) -> Upload:
@@ -86,9 +94,11 @@ class PhotoStore:
             raise HTTPException(404, "no such photo (uploads are kept for the last few only)")
         return upload
 
-    def _invert(self, upload: Upload, generator: torch.nn.Module) -> None:
+    def _invert(self, upload: Upload) -> None:
+        if upload.evicted:
+            return
         upload.status = "inverting"
-        own = Session(generator, self.session.segmenter, seed=self.session.seed,
+        own = Session(self.copy_generator(), self.session.segmenter, seed=self.session.seed,
                       device=self.session.device, model_name=self.session.model_name,
                       segmenter_name=self.session.segmenter_name)
 
@@ -107,7 +117,7 @@ class PhotoStore:
 
 def add_photo_routes(app: FastAPI, service: ModelService, palette: Palette, options: dict[str, Any]) -> PhotoStore:
     """``POST /api/photos``, ``GET /api/photos/{token}`` (+ ``.png``), ``POST /api/photos/{token}/intervene``."""
-    store = PhotoStore(service.session, palette.layer, options)
+    store = PhotoStore(service.session, palette.layer, options, service.generator_copy)
 
     def status(token: str) -> PhotoStatus:
         upload = store.get(token)
@@ -118,9 +128,9 @@ def add_photo_routes(app: FastAPI, service: ModelService, palette: Palette, opti
     @app.post("/api/photos", response_model=PhotoStatus, tags=["photos"])
     async def upload_photo(request: Request) -> PhotoStatus:
         """Upload a PNG or JPEG (the file itself as the body); its inversion starts in the background."""
-        photo = read_photo(await request.body(), store.size)
-        generator = await service.generator_copy()
-        return status(store.add(photo, generator))
+        service.limits.upload(request.client.host if request.client else "-")
+        photo = await run_in_threadpool(read_photo, await request.body(), store.size)  # decoded off the event loop
+        return status(store.add(photo))
 
     @app.get("/api/photos/{token}.png", response_class=Response, responses=PNG, tags=["photos"])
     def photo_png(token: str) -> Response:

@@ -8,6 +8,7 @@ generator. Sample images and unit strips are cached, since the pages ask for the
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import threading
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
+from fastapi import HTTPException, Request
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
@@ -27,8 +29,9 @@ from ganscope.intervene import Intervention
 from ganscope.painting import Palette
 from ganscope.report.strips import SampleImages, compose, encode, regions, tile_size
 from ganscope.results import Results
-from ganscope.server.edits import paint_edits
-from ganscope.server.schemas import Edit
+from ganscope.server.edits import legacy_edits, paint_edits
+from ganscope.server.limits import ClientLimits
+from ganscope.server.schemas import Edit, LegacyIntervention
 from ganscope.session import Session
 
 T = TypeVar("T")
@@ -46,28 +49,38 @@ class ModelService:
         self.session, self.results = session.with_options(seed=results.seed), results
         self.latent_shape = session.latent_shape
         self._lock = threading.Lock()
+        self._queue = asyncio.Lock()  # requests wait their turn here, in the event loop, where a hang-up is seen
+        self.limits = ClientLimits()
         self.sample_png = lru_cache(CACHED_IMAGES)(self._sample_png)
         self.unit_strip = lru_cache(CACHED_IMAGES)(self._unit_strip)
 
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` in a worker thread, one at a time."""
-        return await run_in_threadpool(self._locked, fn, *args)
+    async def call(self, fn: Callable[..., T], *args: Any, request: Request | None = None) -> T:
+        """Run ``fn(*args)`` in a worker thread, one at a time.
+
+        For a client's ``request``: at most ``MAX_IN_FLIGHT`` of the client's calls wait at once (else 429), and
+        a call whose client hung up while it waited is dropped, never run.
+        """
+        if request is None:
+            return await run_in_threadpool(self._locked, fn, *args)
+        with self.limits.slot(request.client.host if request.client else "-"):
+            async with self._queue:
+                if await request.is_disconnected():
+                    raise HTTPException(499, "the client closed the request")
+                return await run_in_threadpool(self._locked, fn, *args)
 
     def _locked(self, fn: Callable[..., T], *args: Any) -> T:
         with self._lock, torch.inference_mode():
             return fn(*args)
 
-    async def generator_copy(self) -> torch.nn.Module:
-        """A private copy of the generator, taken between requests (so with no hooks on it), for work with gradients.
+    def generator_copy(self) -> torch.nn.Module:
+        """A private copy of the generator, taken between model calls (so with no hooks on it), for work with
+        gradients (called from a worker thread).
 
         Taken under ``no_grad``, not inference mode: a copy made in inference mode holds inference tensors, which
         autograd cannot save (batch norm's running statistics, for one).
         """
-        def copy_generator() -> torch.nn.Module:
-            with self._lock, torch.no_grad():
-                return copy.deepcopy(self.session.generator)
-
-        return await run_in_threadpool(copy_generator)
+        with self._lock, torch.no_grad():
+            return copy.deepcopy(self.session.generator)
 
     def parse_z(self, zs: Sequence[Sequence[float]]) -> torch.Tensor:
         """Client latents, flat or not, checked against the generator's latent size."""
@@ -88,6 +101,14 @@ class ModelService:
     def painted_png(self, seed: int, index: int, palette: Palette, edits: Sequence[Edit]) -> bytes:
         """PNG bytes of sample (seed, index) with the client's paint edits (rasterised here, off the event loop)."""
         return self.sample_pngs(seed, [index], paint_edits(edits, palette))[0]
+
+    def generated_pngs(self, ids: Sequence[int] | None, zs: Sequence[Sequence[float]] | None,
+                       interventions: Sequence[LegacyIntervention]) -> list[bytes]:
+        """The original ``/api/generate``: masks decoded and images drawn here, off the event loop."""
+        edits = legacy_edits(interventions, self.session.generator)
+        if ids is not None:
+            return self.sample_pngs(self.results.seed, ids, edits)
+        return self.z_pngs(self.parse_z(zs or []), edits)
 
     def z_pngs(self, z: torch.Tensor, edits: Sequence[Intervention]) -> list[bytes]:
         """PNG bytes of the images of client latents ``z`` with ``edits`` applied in order."""
