@@ -94,7 +94,7 @@ class Results(_Schema):
     model: str
     segmenter: str
     samples: int
-    seed: int
+    seed: int = Field(ge=0)
     threshold_rule: str
     quantile: float
     iou_cutoff: float
@@ -226,8 +226,10 @@ def check_tables(results: Results, path: Path) -> None:
             raise GanscopeError(f"{path}: table {name}/iou holds values outside [0, 1] or NaN; re-run the dissection")
         if indices.numel() and (indices.min() < 0 or indices.max() >= results.samples):
             raise GanscopeError(f"{path}: table {name}/topk_indices names samples outside 0..{results.samples - 1}")
-        if tables["topk_scores"].isnan().any() or not torch.isfinite(tables["topk_maps"]).all():
-            raise GanscopeError(f"{path}: table {name}/topk_scores or topk_maps holds NaN; re-run the dissection")
+        unreadable = {"topk_scores": tables["topk_scores"].isnan(), "topk_maps": ~tables["topk_maps"].isfinite()}
+        for key, bad in unreadable.items():
+            if bad.any():
+                raise GanscopeError(f"{path}: table {name}/{key} holds NaN or infinities; re-run the dissection")
 
 
 def _dtype(dtype: torch.dtype) -> str:

@@ -55,7 +55,8 @@ def dissect(
         typer.echo(f"report: {out / 'index.html'}")
 
 
-DEMO_LAYERS = ["layer2", "layer6", "layer9"]  # early (4x4), middle (16x16), late (64x64)
+# early (4x4), 8x8 (where roofs paint best), middle (16x16), late (64x64)
+DEMO_LAYERS = ["layer2", "layer4", "layer6", "layer9"]
 
 
 @handle_errors

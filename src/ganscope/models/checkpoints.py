@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import pickle
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -48,7 +49,8 @@ def read_checkpoint(path: str | Path, trust: bool = False, kind: str = "proggan"
     try:
         if trust:
             return _trusted_load(path)
-        with torch.serialization.safe_globals(SAFE_GLOBALS):
+        with torch.serialization.safe_globals(SAFE_GLOBALS), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols: the error below says what matters
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         if not trust and "weights only" in str(err).lower():

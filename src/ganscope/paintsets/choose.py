@@ -28,7 +28,7 @@ from ganscope.results import Results
 from ganscope.session import Session
 from ganscope.trace import layer_names
 
-SIZES = (8, 16, 32)
+SIZES = (8, 16, 32, 64)
 TRAIN_START, TRAIN_SAMPLES = 100_000, 64  # far from the samples a dissection or benchmark uses
 SELECTION_START, SELECTION_SAMPLES = 200_000, 32
 MAX_CANDIDATES = 64  # layers x sizes x 2 rankings per button; more is refused up front

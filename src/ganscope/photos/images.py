@@ -44,7 +44,12 @@ def decode(data: bytes, argument: str = "photo") -> Image.Image:
         image = Image.open(io.BytesIO(data), formats=FORMATS)
     except Image.DecompressionBombError:
         raise GanscopeError(f"{argument} declares more than {MAX_PHOTO_PIXELS:,} pixels", argument=argument) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+    except ValueError as err:
+        if "too large" in str(err).lower():  # PIL's cap on a text or colour-profile chunk (zTXt, iCCP)
+            raise GanscopeError(f"{argument} is a PNG with an oversized text or colour-profile chunk",
+                                argument=argument) from None
+        raise GanscopeError(f"{argument} is not a PNG or JPEG image", argument=argument) from None
+    except (UnidentifiedImageError, OSError, SyntaxError):
         raise GanscopeError(f"{argument} is not a PNG or JPEG image", argument=argument) from None
     width, height = image.size
     if width * height > MAX_PHOTO_PIXELS:

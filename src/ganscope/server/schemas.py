@@ -185,7 +185,7 @@ class LegacyIntervention(Finite):
 class GenerateRequest(Finite):
     """The original GAN Dissection ``/api/generate`` request (``project`` and other keys are ignored)."""
 
-    ids: list[int] | None = Field(None, max_length=MAX_IMAGES)
+    ids: list[Annotated[int, Field(ge=0, le=2**31 - 1)]] | None = Field(None, max_length=MAX_IMAGES)
     zs: list[list[float]] | None = Field(None, max_length=MAX_IMAGES)
     interventions: list[LegacyIntervention] | None = Field(None, max_length=MAX_EDITS)
     project: str | None = None
