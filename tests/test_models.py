@@ -419,3 +419,25 @@ def test_trust_hint_names_the_spec_and_missing_code_is_a_clear_error(tmp_path: P
     nvidia.write_bytes(b"\x80\x02ctorch_utils.persistence\n_reconstruct_persistent_obj\nq\x00.")
     with pytest.raises(GanscopeError, match="an NVIDIA network pickle; .*stylegan:PATH"):
         load_generator(f"proggan:{nvidia}?trust=true")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", ["proggan", "stylegan2"])
+def test_paint_sets_on_real_architectures(spec: str, segmenter_spec: str, proggan_file: Path, stylegan2_file: Path,
+                                          tmp_path: Path) -> None:
+    """`ganscope paint-sets` on a dissected small random checkpoint: the mechanics, end to end."""
+    path = proggan_file if spec == "proggan" else stylegan2_file
+    layers = ["layer2", "layer3"] if spec == "proggan" else ["convs.1", "convs.2"]
+    model = f"{spec}:{path}"
+    dissected = CliRunner().invoke(app, ["dissect", "--model", model, "--segmenter", segmenter_spec, *sum(
+        (["-l", name] for name in layers), []), "--samples", "8", "--batch-size", "4", "--out", str(tmp_path),
+        "--no-report", "--no-progress"])
+    assert dissected.exit_code == 0, dissected.output
+    run = CliRunner().invoke(app, ["paint-sets", "--results", str(tmp_path), "--model", model, "--segmenter",
+                                   segmenter_spec, "--sizes", "2", "--steps", "2", "--samples", "4", "--selection",
+                                   "4", "--layer", layers[-1]])
+    assert run.exit_code == 0, run.output
+    from ganscope.paintsets import PaintSets
+
+    sets = PaintSets.load(tmp_path)
+    assert sets.complete and {s.layer for s in sets.sets} == {layers[-1]} and sets.sets

@@ -19,7 +19,7 @@ import torch
 from ganscope.edits import Intervention
 from ganscope.errors import GanscopeError
 from ganscope.paintsets.measure import draw_trials, removed_share
-from ganscope.paintsets.spots import Context, contexts_for
+from ganscope.paintsets.spots import Context, candidate_centres, contexts_for
 from ganscope.paintsets.store import PAINT_SETS_FILE, Candidate, Mode, PaintSet, PaintSets, Settings
 from ganscope.paintsets.train import concept_levels, train_set
 from ganscope.progress import progress_bar
@@ -66,8 +66,10 @@ def compute_paint_sets(session: Session, results: Results, *, out: str | Path | 
                         dissection=results.samples)
     _check_sizes(settings, results)
     sets = _resumed(out, session, results, settings)
-    contexts = contexts_for(session.concepts, _labels(session, range(*settings.train)), contexts)
-    buttons = [(c, m) for c in contexts for m in ("draw", "remove")]
+    train_labels = _labels(session, range(*settings.train))
+    contexts = contexts_for(session.concepts, train_labels, contexts)
+    buttons = [(c, m) for c in contexts for m in ("draw", "remove") if _trainable(session, train_labels, c, m,
+                                                                                      contexts[c])]
     chooser = _Chooser(session, results, settings, contexts)
     with progress_bar(progress, "paint sets", len(buttons)) as update:
         for k, (concept, mode) in enumerate(buttons):
@@ -93,6 +95,15 @@ def shipped_sets(session: Session, results: Results, path: Path) -> PaintSets | 
     same = (sets.weights == session.weights_fingerprint and s.seed == session.seed and
             s.dissection == results.samples and s.layers == paint_layers(session, results) and sets.complete)
     return sets if same else None
+
+
+def _trainable(session: Session, labels: torch.Tensor, concept: str, mode: Mode, context: Context) -> bool:
+    """Whether the training samples offer a place to draw the concept, or some of it to remove (else the button
+    keeps the IoU ranking)."""
+    c = session.concepts.index(concept)
+    if mode == "remove":
+        return bool((labels == c).any())
+    return bool(candidate_centres(labels, c, context, session.concepts).any())
 
 
 def _check_sizes(settings: Settings, results: Results) -> None:

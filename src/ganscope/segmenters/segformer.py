@@ -52,13 +52,20 @@ class SegFormerSegmenter:
         logits = self.model_logits(images)
         return torch.cat([_upsample(row[None], size).argmax(1) for row in logits]) + 1
 
+    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """Soft labels (B, 1 + classes, H, W) at the image size, differentiable (for optimised unit sets and paint
+        sets); the unlabelled class "-" gets 0."""
+        soft = self.logits(images).softmax(1)
+        return torch.cat([torch.zeros_like(soft[:, :1]), soft], 1)
+
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """Class scores (B, classes, H, W) at the image size."""
         return _upsample(self.model_logits(images), tuple(images.shape[2:]))
 
     def model_logits(self, images: torch.Tensor) -> torch.Tensor:
         """Class scores at the model's output resolution (a quarter of its input side)."""
-        pixels = ((images.float().clamp(-1, 1) + 1) * 127.5).round()  # the picture a processor would be given
+        pixels = (images.float().clamp(-1, 1) + 1) * 127.5
+        pixels = _straight(pixels, pixels.round())  # the picture a processor would be given
         if self.size:
             pixels = _pil_bilinear(pixels, self.size)
         x = (pixels / 255 - self.mean.to(images.device)) / self.std.to(images.device)
@@ -69,9 +76,14 @@ def _pil_bilinear(pixels: torch.Tensor, side: int) -> torch.Tensor:
     """PIL's bilinear resize of an 8-bit picture: a horizontal pass, rounded to 8 bits, then a vertical one."""
     height, width = pixels.shape[2:]
     wide = F.interpolate(pixels, size=(height, side), mode="bilinear", align_corners=False, antialias=side < width)
-    wide = torch.floor(wide + 0.5).clamp(0, 255)  # PIL rounds half up
+    wide = _straight(wide, torch.floor(wide + 0.5)).clamp(0, 255)  # PIL rounds half up
     tall = F.interpolate(wide, size=(side, side), mode="bilinear", align_corners=False, antialias=side < height)
-    return torch.floor(tall + 0.5).clamp(0, 255)
+    return _straight(tall, torch.floor(tall + 0.5)).clamp(0, 255)
+
+
+def _straight(x: torch.Tensor, rounded: torch.Tensor) -> torch.Tensor:
+    """``rounded`` in value, with the identity's gradient (rounding to 8 bits must not stop gradients)."""
+    return x + (rounded - x).detach()
 
 
 def _upsample(logits: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
