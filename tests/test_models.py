@@ -423,9 +423,10 @@ def test_trust_hint_names_the_spec_and_missing_code_is_a_clear_error(tmp_path: P
 
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", ["proggan", "stylegan2"])
-def test_paint_sets_on_real_architectures(spec: str, segmenter_spec: str, proggan_file: Path, stylegan2_file: Path,
+def test_paint_sets_on_real_architectures(spec: str, proggan_file: Path, stylegan2_file: Path,
                                           tmp_path: Path) -> None:
     """`ganscope paint-sets` on a dissected small random checkpoint: the mechanics, end to end."""
+    segmenter_spec = "synthetic:make_segmenter"  # few concepts: quick (SegFormer's soft labels: the next test)
     path = proggan_file if spec == "proggan" else stylegan2_file
     layers = ["layer2", "layer3"] if spec == "proggan" else ["convs.1", "convs.2"]
     model = f"{spec}:{path}"
@@ -441,3 +442,15 @@ def test_paint_sets_on_real_architectures(spec: str, segmenter_spec: str, progga
 
     sets = PaintSets.load(tmp_path)
     assert sets.complete and {s.layer for s in sets.sets} == {layers[-1]} and sets.sets
+
+
+def test_segformer_soft_labels_carry_gradients(segmenter_spec: str) -> None:
+    if not segmenter_spec.startswith("segformer"):
+        pytest.skip("transformers is not installed")
+    seg = load_segmenter(segmenter_spec)
+    images = (torch.rand(2, 3, 24, 24) * 2 - 1).requires_grad_(True)
+    soft = seg.probabilities(images)
+    assert soft.shape == (2, 151, 24, 24) and torch.allclose(soft.sum(1), torch.ones(2, 24, 24), atol=1e-5)
+    assert torch.equal(soft[:, 1:].argmax(1) + 1, seg.segment(images.detach()))
+    soft[:, 5].mean().backward()
+    assert images.grad is not None and images.grad.abs().sum() > 0

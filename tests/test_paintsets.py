@@ -17,7 +17,7 @@ from ganscope.edits import Intervention
 from ganscope.errors import GanscopeError
 from ganscope.intervene.confidence import ratio_ci, wilson
 from ganscope.painting import Palette
-from ganscope.paintsets import compute_paint_sets
+from ganscope.paintsets import PaintSets, compute_paint_sets
 from ganscope.paintsets.measure import DRAW_GAIN, DRAW_SHARE, draw_trials, removed_share
 from ganscope.paintsets.spots import Context, candidate_centres, dab_mask, disc, learned_contexts, remove_mask
 from ganscope.paintsets.train import concept_levels
@@ -184,3 +184,30 @@ def test_bad_settings_name_the_argument(small_results: Path, tmp_path: Path):
     assert err.value.argument == "sizes"
     with pytest.raises(GanscopeError, match="was not dissected; layers are: layer1, layer2"):
         compute_paint_sets(session(), results, layers=["layer9"])
+
+
+@pytest.mark.slow
+def test_the_demo_sets_beat_the_iou_ranking_for_trees_on_grass():
+    """The shipped demo sets against the old default (IoU top 20 of layer6), on held-out samples."""
+    from dissecting import dissect
+    from ganscope.models import DEMO_PAINT_SETS
+    from ganscope.models import load_generator as gen_of
+    from ganscope.paintsets import WORLD_CONTEXTS, benchmark
+    from ganscope.segmenters import load_segmenter
+
+    gen, seg = gen_of("demo"), load_segmenter("demo")
+    results = dissect(gen, seg, ["layer4", "layer6"], samples=64, seed=0, batch_size=16, progress=False,
+                      model_name="demo", segmenter_name="demo")
+    s = Session(gen, seg, seed=0)
+    shipped = PaintSets.load(DEMO_PAINT_SETS)
+    grids = {name: tuple(r.shape[1:]) for name, r in results.layers.items()}
+    scores = {}
+    for name, palette in (("sets", Palette.of(s, results, sets=shipped)), ("iou", Palette.of(s, results, sets=None,
+                                                                                            layer="layer6"))):
+        def painter(concept: str, mode: str, mask: np.ndarray, palette: Palette = palette) -> Intervention:
+            return palette.edit(mode, pooled(mask), concept=concept)
+
+        scores[name] = benchmark(s, painter, {"tree": WORLD_CONTEXTS["tree"]}, range(300, 324), grids)[0]
+    assert scores["sets"].draw_trials >= 10
+    assert scores["sets"].draw_success >= scores["iou"].draw_success + 0.5
+    assert scores["sets"].removed >= scores["iou"].removed

@@ -1,5 +1,5 @@
 """Interventions: ablate or insert units (everywhere or in a region), causal effects, optimised unit sets,
-mask-driven ranking and context. See DESIGN.md for the definitions.
+mask-driven ranking and context. Definitions: docs/interventions.md and docs/architecture.md#definitions.
 
 Typical use::
 
