@@ -58,18 +58,28 @@ def rasterise(strokes: Sequence[Stroke], size: Sequence[int]) -> np.ndarray:
 
 
 def paint(results: Results, layer: str, mode: Literal["draw", "remove"], region: Region | None = None, *,
-          concept: str | None = None, units: Sequence[int] | None = None, top: int = PAINT_UNITS,
-          strength: float = 1.0) -> Intervention:
-    """Draw (insert) or remove (ablate) ``units``, or ``concept``'s top ``top`` units, in ``region``."""
+          concept: str | None = None, units: Sequence[int] | None = None, values: Sequence[float] | None = None,
+          top: int = PAINT_UNITS, strength: float = 1.0, sets: PaintSets | None = None) -> Intervention:
+    """Draw (insert) or remove (ablate) in ``region``: ``concept``'s paint set from ``sets`` when it has one,
+    else ``units`` (drawn at ``values``, default their 99.5th percentiles) or ``concept``'s top ``top`` units
+    by IoU, at ``layer``."""
     if mode not in ("draw", "remove"):
         raise GanscopeError(f"mode must be draw or remove, got {mode!r}", argument="mode")
+    chosen_set = sets.get(concept, mode) if sets is not None and units is None and concept is not None else None
+    if chosen_set is not None:
+        levels = torch.tensor(chosen_set.levels) if mode == "draw" else None
+        return Intervention(chosen_set.layer, chosen_set.units, levels, region, strength)
     if units is None:
         if concept is None:
             raise GanscopeError("name a concept or the units to paint with", argument="concept")
         units = results.top_units(layer, concept, top)
     chosen = check_units(units, len(results.layer(layer).units), layer)
-    values = insertion_values(results, layer, chosen) if mode == "draw" else None
-    return Intervention(layer, chosen, values, region, strength)
+    if values is not None and len(values) != len(chosen):
+        raise GanscopeError(f"{len(values)} values for {len(chosen)} units", argument="values")
+    if mode == "remove":
+        return Intervention(layer, chosen, None, region, strength)
+    level = torch.tensor(list(values)) if values is not None else insertion_values(results, layer, chosen)
+    return Intervention(layer, chosen, level, region, strength)
 
 
 @dataclass(frozen=True)
@@ -126,14 +136,9 @@ class Palette:
         return Button(self.layer, self.results.top_units(self.layer, concept, self.top), None, "IoU")
 
     def edit(self, mode: Literal["draw", "remove"], region: Region | None = None, *, concept: str | None = None,
-             units: Sequence[int] | None = None, layer: str | None = None, top: int | None = None,
-             strength: float = 1.0) -> Intervention:
+             units: Sequence[int] | None = None, values: Sequence[float] | None = None, layer: str | None = None,
+             top: int | None = None, strength: float = 1.0) -> Intervention:
         """The button's edit for ``concept``; explicit ``units``, ``layer`` or ``top`` paint by IoU instead."""
-        if units is None and concept is not None and layer is None and top is None:
-            if mode not in ("draw", "remove"):
-                raise GanscopeError(f"mode must be draw or remove, got {mode!r}", argument="mode")
-            b = self.button(concept, mode)
-            if b.source == "paint set":
-                return Intervention(b.layer, b.units, torch.tensor(b.levels) if b.levels else None, region, strength)
-        return paint(self.results, layer or self.layer, mode, region, concept=concept, units=units,
-                     top=top or self.top, strength=strength)
+        by_set = units is None and layer is None and top is None
+        return paint(self.results, layer or self.layer, mode, region, concept=concept, units=units, values=values,
+                     top=top or self.top, strength=strength, sets=self.sets if by_set else None)

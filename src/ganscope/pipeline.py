@@ -44,7 +44,7 @@ def run_dissection(
     progress: bool | ProgressCallback = False,
     ray: str | None = None,
 ) -> Results:
-    """Dissect ``layers`` over samples 0 .. samples - 1 of the session; see docs/architecture.md#definitions for the numbers.
+    """Dissect ``layers`` over samples 0 .. samples - 1 of the session (definitions: docs/architecture.md).
 
     ``threshold`` is the PNAS ``quantile`` rule (top ``quantile`` of each unit's upsampled pixels)
     or the ICLR ``iqr`` rule. ``seg_size`` segments at that side instead of the image's.

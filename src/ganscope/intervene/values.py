@@ -1,4 +1,4 @@
-"""Insertion values k_u from a dissection's statistics (by default the unit's 99.5th percentile, docs/architecture.md)."""
+"""Insertion values k_u from a dissection's statistics (default: the unit's 99.5th percentile; docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -37,8 +37,8 @@ def paint_edit(edit: Edit, palette: Palette) -> Intervention | None:
             return None
     else:
         region = None
-    return palette.edit(edit.mode, region, concept=edit.concept, units=edit.units, layer=edit.layer, top=edit.top,
-                        strength=edit.strength)
+    return palette.edit(edit.mode, region, concept=edit.concept, units=edit.units, values=edit.values,
+                        layer=edit.layer, top=edit.top, strength=edit.strength)
 
 
 def paint_edits(edits: Sequence[Edit], palette: Palette) -> list[Intervention]:

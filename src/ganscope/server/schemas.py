@@ -141,6 +141,8 @@ class Edit(Strict):
     concept: str | None = Field(None, description="use the concept's paint set (its top units by IoU when the "
                                 "results have no paint sets, or when layer or top is given)")
     units: list[int] | None = Field(None, min_length=1, max_length=MAX_UNITS)
+    values: list[float] | None = Field(None, max_length=MAX_UNITS, description="draw levels, one per unit "
+                                       "(with units; default: each unit's 99.5th percentile)")
     top: int | None = Field(None, ge=1, le=MAX_UNITS, description="how many top units of the concept")
     layer: str | None = Field(None, description="paint the concept's top units by IoU at this layer")
     strength: float = Field(1.0, ge=0, le=1, description="blend: 0 = unchanged, 1 = full edit")
