@@ -122,8 +122,8 @@ def section(r: dict) -> str:
 
 `python benchmarks/server_load.py`: `ganscope serve` on the demo generator (64 x 64, each button edits
 its paint set, 8 to 64 units of `layer4` or `layer6`; 1 torch thread), {r["requests"]} paint requests
-(each a history of 1-6 random draw/remove strokes, as the paint page sends) from {r["clients"]} concurrent clients over loopback HTTP,
-on a {r["cpus"]}-core CPU machine.
+(each a history of 1-6 random draw/remove strokes, as the paint page sends) from {r["clients"]} concurrent
+clients over loopback HTTP, on a {r["cpus"]}-core CPU machine.
 
 | requests | succeeded | p50 latency | p95 latency | max | throughput | server RSS before | after |
 |---|---|---|---|---|---|---|---|
