@@ -118,7 +118,8 @@ def ray_seconds(samples: int, cpus: int) -> float:
     A first, small run starts the worker processes and builds their models, so the
     timed run measures throughput rather than cluster and interpreter start-up.
     """
-    from ganscope.distributed import RayExecutor, ray_cluster
+    from ganscope.cluster import ray_cluster
+    from ganscope.distributed import RayExecutor
 
     def run(n: int) -> float:
         cfg = config(n)

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 import badmodels
 import synthetic
 from ganscope.cli import app
+from ganscope.cluster import LOCAL as LOCAL_RAY
 from ganscope.dissection import DissectConfig, Dissection
-from ganscope.distributed import LOCAL as LOCAL_RAY
 from ganscope.errors import GanscopeError
 from ganscope.session import Session
 
@@ -63,7 +63,7 @@ def assert_same(a: Dissection, b: Dissection) -> None:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A local 2-CPU cluster; yields the crash marker path its workers see."""
-    from ganscope.distributed import ray_cluster
+    from ganscope.cluster import ray_cluster
 
     marker = tmp_path_factory.mktemp("crash") / "crashed"
     os.environ[badmodels.CRASH_MARKER] = str(marker)  # local workers inherit the driver's environment

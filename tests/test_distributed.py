@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ganscope.cli import app, optional_values
-from ganscope.distributed import LOCAL as LOCAL_RAY
+from ganscope.cluster import LOCAL as LOCAL_RAY
 from ganscope.shards import add_span, covered, gaps, split
 
 CLUSTER_CASES = Path(__file__).with_name("cluster_cases.py")

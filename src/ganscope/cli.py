@@ -6,8 +6,8 @@ import sys
 
 import typer
 
+from ganscope.cluster import LOCAL
 from ganscope.commands import register_all
-from ganscope.distributed import LOCAL
 
 app = typer.Typer(
     help="Open up image generators: dissect units, intervene, paint.",

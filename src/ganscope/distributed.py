@@ -7,62 +7,25 @@ ranges and returns the state dicts. Integer counts merge exactly and top-k ties 
 by sample index, so the result equals the in-process run's. A shard whose worker dies
 is re-run by Ray (``max_retries``); one that raises is not (the error is the user's).
 A spec must build the same model in every process (weights loaded or seeded).
-Ray is an optional dependency, imported only here and only when used.
+Ray is an optional dependency, imported only when used (``ganscope.cluster``).
 """
 
 from __future__ import annotations
 
 import functools
-import os
-import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 
+from ganscope.cluster import import_ray
 from ganscope.dissection import DissectConfig, Dissection, LayerTally, TallyLayout
 from ganscope.errors import GanscopeError
 from ganscope.session import Session
 from ganscope.shards import Span
 
-LOCAL = "local"  # as in ray.init: start a new local cluster
-
 State = dict[str, dict[str, torch.Tensor]]
-
-
-def import_ray() -> Any:
-    try:
-        import ray
-    except ImportError as err:
-        raise GanscopeError("--ray needs Ray: pip install 'ganscope[ray]' (or pip install 'ray>=2.9')") from err
-    return ray
-
-
-@contextmanager
-def ray_cluster(address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
-    """Connect to the cluster at ``address``, or start a local one with ``num_cpus`` CPUs.
-
-    A cluster this call starts is shut down on exit; an already initialised one is reused.
-    A local cluster's workers get the driver's ``sys.path``, so ``module:callable`` specs
-    that import here import there too.
-    """
-    ray = import_ray()
-    if ray.is_initialized():
-        yield
-        return
-    if address is None:
-        paths = os.pathsep.join(p for p in sys.path if p)
-        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": paths}})
-    else:
-        ray.init(address=address, log_to_driver=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
-
 
 @dataclass(frozen=True)
 class ShardJob:

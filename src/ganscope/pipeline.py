@@ -80,7 +80,8 @@ def _tally(run: Dissection, ray: str | None) -> None:
     if ray is None:
         run.run()
         return
-    from ganscope.distributed import LOCAL, RayExecutor, ray_cluster
+    from ganscope.cluster import LOCAL, ray_cluster
+    from ganscope.distributed import RayExecutor
 
     with ray_cluster(None if ray == LOCAL else ray):
         run.run(executor=RayExecutor(run.session))

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import torch
 import typer
 
-from ganscope.artifacts.quality import Estimate, Quality
-from ganscope.artifacts.rank import Ranking, top_indices
-from ganscope.artifacts.summary import ARTIFACTS_FILE
 from ganscope.commands.shell import BatchSize, Device, Layer, Model, handle_errors, ints, table
 from ganscope.errors import GanscopeError
-from ganscope.io import output_directory, write_json
-from ganscope.results import Results
+
+if TYPE_CHECKING:
+
+    from ganscope.artifacts.quality import Estimate, Quality
+    from ganscope.artifacts.rank import Ranking
+    from ganscope.results import Results
 
 
 def _marked(mark: str, browser: bool, results: Results, directory: Path, layer: str) -> list[int] | None:
     """The units given with --mark, or marked in the unit browser (--marked), checked against the layer
     before any work; None without either."""
     from ganscope.artifacts.marks import MarkStore
+    from ganscope.artifacts.rank import top_indices
     from ganscope.intervene import check_units
 
     if mark and browser:
@@ -41,6 +42,8 @@ def _marked(mark: str, browser: bool, results: Results, directory: Path, layer: 
 def _unit_sets(ranked: list[int], marked: list[int] | None, sizes: str, control: bool,
                seed: int) -> dict[str, list[int]]:
     """The marked units, or the top-n candidates for each size; plus random sets of the same sizes as controls."""
+    import torch
+
     if marked:
         sets = {"marked": marked}
     else:
@@ -120,6 +123,9 @@ def register(app: typer.Typer) -> None:
         from ganscope.artifacts import Scorer, ablation_quality, load_discriminator, load_reference, rank_units
         from ganscope.artifacts.features import load_features
         from ganscope.artifacts.plots import candidate_grid, plot_artifacts
+        from ganscope.artifacts.summary import ARTIFACTS_FILE
+        from ganscope.io import output_directory, write_json
+        from ganscope.results import Results
         from ganscope.session import Session
 
         if top < 1 or samples < 0 or reference_samples < 2:

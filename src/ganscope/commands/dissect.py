@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ganscope.commands.shell import handle_errors
-from ganscope.results import Results
+
+if TYPE_CHECKING:
+    from ganscope.results import Results
 
 
 class ThresholdRule(str, Enum):
@@ -78,6 +80,7 @@ def demo_paint_sets(out: Path, device: str) -> None:
     from ganscope.models import DEMO_PAINT_SETS
     from ganscope.paintsets import compute_paint_sets
     from ganscope.paintsets.choose import shipped_sets
+    from ganscope.results import Results
     from ganscope.session import Session
 
     results = Results.load(out)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import torch
 import typer
 
 from ganscope.commands.shell import (
@@ -32,18 +31,24 @@ from ganscope.commands.shell import (
     table,
 )
 from ganscope.errors import GanscopeError
-from ganscope.intervene import Region
-from ganscope.io import write_json
-from ganscope.progress import progress_bar
-from ganscope.results import Results
-from ganscope.session import Cut, Session
+
+if TYPE_CHECKING:
+    import torch
+
+    from ganscope.intervene import Region
+    from ganscope.results import Results
+    from ganscope.session import Cut
 
 
 def _cut(model: str, segmenter: str, layer: str, seed: int, batch_size: int, device: str) -> Cut:
+    from ganscope.session import Session
+
     return Session.from_specs(model, segmenter, seed=seed, device=device or None, batch_size=batch_size).at(layer)
 
 
 def _results(directory: Path | None, why: str) -> Results:
+    from ganscope.results import Results
+
     if directory is None:
         raise GanscopeError(f"{why} needs --results DIR (a dissection of this model)")
     return Results.load(directory)
@@ -60,6 +65,8 @@ def _units(units: str, top: int, concept: str, results: Path | None, layer: str)
 
 
 def _values(value: str, rule: str, results: Path | None, layer: str, units: list[int]) -> torch.Tensor:
+    import torch
+
     from ganscope.intervene import insertion_values
 
     if value:
@@ -85,6 +92,8 @@ def _edit(kind: str, model: str, segmenter: str, layer: str, units: str, top: in
           results: Path | None, value: str, value_rule: str, samples: int, seed: int, mask: Path | None, box: str,
           out: Path, device: str) -> None:
     """Shared body of ``ablate`` and ``insert``: originals above, edited images below."""
+    import torch
+
     from ganscope.images import grid, save_png
     from ganscope.intervene import ablation, generate, insertion
 
@@ -137,6 +146,7 @@ def register(app: typer.Typer) -> None:
         from ganscope.intervene import ace as run_ace
         from ganscope.intervene import removal_curve
         from ganscope.intervene.plots import plot_curve
+        from ganscope.io import write_json
 
         cut = _cut(model, segmenter, layer, seed, batch_size, device)
         cut.concept(concept)
@@ -180,6 +190,8 @@ def register(app: typer.Typer) -> None:
         """Train a continuous unit mask alpha for a concept; compare its top-n with IoU's top-n by ACE."""
         from ganscope.intervene import compare_rankings, insertion_values, optimise_alpha
         from ganscope.intervene.plots import plot_comparison
+        from ganscope.io import write_json
+        from ganscope.progress import progress_bar
 
         res = _results(results, "optimize")
         cut = _cut(model, segmenter, layer, seed, batch_size, device)
@@ -211,8 +223,12 @@ def register(app: typer.Typer) -> None:
                   out: Out = Path("rank-mask-out"), model: Model = "demo", segmenter: Segmenter = "demo",
                   device: Device = "") -> None:
         """Rank units by the IoU of their top activations with a painted mask; zero the top 4/16/128."""
+        import torch
+
         from ganscope.images import grid, save_png
-        from ganscope.intervene import rank_by_mask
+        from ganscope.intervene import Region, rank_by_mask
+        from ganscope.io import write_json
+        from ganscope.results import Results
 
         cut = _cut(model, segmenter, layer, seed, 1, device)
         region = Region.from_png(mask, _image_size(cut))
@@ -238,6 +254,7 @@ def register(app: typer.Typer) -> None:
         """Insert units in a small region at every location; success rate by the concept that was there."""
         from ganscope.intervene import context as run_context
         from ganscope.intervene.plots import plot_context
+        from ganscope.io import write_json
 
         cut = _cut(model, segmenter, layer, seed, batch_size, device)
         cut.concept(concept)

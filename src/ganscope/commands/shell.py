@@ -5,18 +5,20 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from ganscope.errors import GanscopeError
-from ganscope.regions import Region
 
 FLAGS = {"layers": "--layer", "photo": "--image"}  # library arguments whose flag is not --argument-name
 
 console, err_console = Console(), Console(stderr=True)
+
+if TYPE_CHECKING:
+    from ganscope.regions import Region
 
 
 def flag(argument: str) -> str:
@@ -73,6 +75,8 @@ def ints(text: str, what: str) -> list[int]:
 
 def region_flags(mask: Path | None, box: str, size: Callable[[], tuple[int, int]]) -> Region | None:
     """The region that ``--mask`` or ``--box`` names on images of ``size()`` (asked only when needed), or None."""
+    from ganscope.regions import Region
+
     if mask is not None and box:
         raise GanscopeError("give --mask or --box, not both")
     if mask is not None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import torch
 import typer
 
 from ganscope.commands.shell import handle_errors
+
+if TYPE_CHECKING:
+    pass
 
 
 class DemoPart(str, Enum):
@@ -33,6 +35,8 @@ def train_demo(
     checkpoint_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 100,
 ) -> None:
     """Train the demo generator or segmenter on the demo world, resumably."""
+    import torch
+
     from ganscope.session import default_device
     from ganscope.train.demo import TrainConfig, train_generator, train_segmenter
     from ganscope.train.recipes import get_recipe
