@@ -59,6 +59,8 @@ def invoke(args: list[str]) -> int:
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     assert result.exit_code in (0, 2), result.output
+    if result.exit_code == 2:  # the promised one-line error, on stderr
+        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     return result.exit_code
 
 
