@@ -1,6 +1,6 @@
-"""The recipe study's table for docs/models.md, from the JSON files scripts/recipe_study.sh writes.
+"""The recipe study's table for docs/models.md, from the JSON files scripts/history/recipe_study.sh writes.
 
-Usage: .venv/bin/python scripts/recipe_summary.py RUN_ROOT [RECIPE ...]   (prints markdown)
+Usage: .venv/bin/python scripts/history/recipe_summary.py RUN_ROOT [RECIPE ...]   (prints markdown)
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 # final EMA generator and its discriminator become the shipped weights, then every figure that depends on
 # them is measured again, in the order the docs use them. The model card's prose is updated by hand from
 # what this prints. Needs chromium for the screenshots (`make chromium`).
-# Usage: RUN=/work/runs/long-dcgan-bn scripts/ship_demo_v2.sh      (the run's final state)
-#        EXPORT=/work/runs/snaps/g-9000 scripts/ship_demo_v2.sh      (an exported checkpoint of it, chosen by its figures)
+# Usage: RUN=/work/runs/long-dcgan-bn scripts/history/ship_demo_v2.sh      (the run's final state)
+#        EXPORT=/work/runs/snaps/g-9000 scripts/history/ship_demo_v2.sh      (an exported checkpoint of it, chosen by its figures)
 set -euo pipefail
 W=src/ganscope/models/weights
 PY=.venv/bin/python

@@ -3,7 +3,7 @@
 # same compute, CPU_SECONDS of process CPU time on one torch thread (CPU time, not wall time, so
 # recipes that share the machine with each other or with other work still get equal compute);
 # then each is evaluated on held-out world renders. Re-running resumes each recipe.
-# Usage: scripts/recipe_study.sh [RUN_ROOT]   (default /tmp/ganscope-study, outside the work tree)
+# Usage: scripts/history/recipe_study.sh [RUN_ROOT]   (default /tmp/ganscope-study, outside the work tree)
 set -euo pipefail
 ROOT=${1:-/tmp/ganscope-study}
 CPU_SECONDS=${CPU_SECONDS:-2400}
