@@ -211,3 +211,22 @@ def test_the_demo_sets_beat_the_iou_ranking_for_trees_on_grass():
     assert scores["sets"].draw_trials >= 10
     assert scores["sets"].draw_success >= scores["iou"].draw_success + 0.5
     assert scores["sets"].removed >= scores["iou"].removed
+
+
+def test_the_two_region_rules_differ_as_documented():
+    """A 1-pixel-wide stroke: a brush region (PooledRegion) edits every cell it touches; a mask region (Region)
+    only cells it covers by half, so the same thin mask edits nothing there and says so."""
+    from ganscope.regions import Region
+
+    mask = np.zeros((32, 32), bool)
+    mask[10, 4:28] = True
+    cells = pooled(mask).cells(8, 8)
+    assert cells[2, 1:7].all() and cells.sum() == 6
+    with pytest.raises(GanscopeError, match="covers no 8x8 feature cell by at least 50%"):
+        Region.from_array(mask).cells(8, 8)
+    block = np.zeros((32, 32), bool)
+    block[8:12, 4:10] = True  # covers cell (2, 1) whole and half of cell (2, 2)
+    assert Region.from_array(block).cells(8, 8).sum() == 2 and pooled(block).cells(8, 8).sum() == 2
+    block[8:12, 4:9] = True
+    block[8:12, 9] = False  # a quarter of cell (2, 2): the brush edits it, the mask rule does not
+    assert Region.from_array(block).cells(8, 8).sum() == 1 and pooled(block).cells(8, 8).sum() == 2
