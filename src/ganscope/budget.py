@@ -20,8 +20,8 @@ MEMORY_BUDGET = 8 << 30  # bytes one experiment may hold at once
 def check_count(argument: str, value: int, maximum: int, least: int = 1, unit: str = "") -> int:
     """``value`` if ``least <= value <= maximum``, else an error naming ``argument``."""
     if not least <= value <= maximum:
-        raise GanscopeError(f"{argument} must be in {least}..{maximum:_}{unit}, got {value:_}".replace("_", ","),
-                            argument=argument)
+        why = " (sample indices are 31-bit)" if maximum == MAX_SAMPLES else ""
+        raise GanscopeError(f"{argument} must be in {least}..{maximum}{unit}{why}, got {value}", argument=argument)
     return value
 
 

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import torch
 
-from ganscope.budget import MAX_SAMPLES
+from ganscope.budget import check_span
 from ganscope.errors import GanscopeError
 from ganscope.io import load_checkpoint, save_checkpoint
 from ganscope.progress import ProgressCallback, progress_bar
@@ -62,10 +62,8 @@ class DissectConfig:
 
     def __post_init__(self) -> None:
         """Checked once, here: error messages name the Python argument (the CLI names its flag)."""
+        check_span("samples", 0, self.samples)
         checks = [
-            ("samples", 1 <= self.samples <= MAX_SAMPLES, f"must be in 1..{MAX_SAMPLES} (sample indices are "
-             f"31-bit; at 1000 samples a second that many take {MAX_SAMPLES / 1000 / 86400:.0f} days), got "
-             f"{self.samples}"),
             ("threshold", self.threshold in ("quantile", "iqr"), f"must be quantile or iqr, got {self.threshold!r}"),
             ("quantile", 0 < self.quantile < 1, f"must be in (0, 1), got {self.quantile}"),
             ("layers", bool(self.layers), "must name at least one layer"),

@@ -44,6 +44,9 @@ def dissect(
         "at ADDRESS (auto: the running one). Needs pip install 'ganscope\\[ray]'.")] = None,
 ) -> None:
     """Dissect generator layers: thresholds, IoU with every concept, labels, counts."""
+    from ganscope.budget import check_span
+
+    check_span("samples", 0, samples)  # before torch and the models load: a typo fails at once
     from ganscope.pipeline import run_dissection
     from ganscope.session import Session
 
