@@ -106,5 +106,8 @@ def test_no_valid_request_stalls_the_server_or_grows_memory():
     assert uploads.count(200) <= 6 and uploads.count(429) >= 24  # a burst is cut at the per-client limits
     assert codes[33:].count(200) >= 40  # painting clients are served (a few may meet the in-flight limit)
     p99 = float(np.percentile(watch.latencies, 99))
+    print(f"\n/api/info: {len(watch.latencies)} polls, p50 {np.percentile(watch.latencies, 50) * 1000:.0f} ms, "
+          f"p99 {p99 * 1000:.0f} ms; RSS idle {idle / 2**20:.0f} MiB, peak {watch.peak / 2**20:.0f} MiB; "
+          f"statuses {sorted(set(codes))}: {[codes.count(c) for c in sorted(set(codes))]}")
     assert p99 < 0.5, f"/api/info p99 {p99:.3f} s"
     assert watch.peak < 1.5 * idle, f"peak RSS {watch.peak / 2**20:.0f} MiB, idle {idle / 2**20:.0f} MiB"
