@@ -19,7 +19,7 @@ import torch
 
 from ganscope.images import grid, save_png
 from ganscope.painting import Palette
-from ganscope.paintsets import Context, benchmark, contexts_for
+from ganscope.paintsets import Context, PaintSets, benchmark, contexts_for
 from ganscope.paintsets.measure import dab_centres
 from ganscope.paintsets.spots import dab_mask, remove_mask
 from ganscope.regions import pooled
@@ -53,11 +53,25 @@ def run(directory: Path, indices: list[int]) -> dict:
         sky = benchmark(session, painter(palette), {"door": Context(("sky",))}, indices, grids)[0]
         out[f"{name}_door_in_sky"] = sky.model_dump()
         out[f"{name}_seconds"] = time.perf_counter() - started
+    out["layers"], out["choice"] = choice(palettes["after"].sets)
     for concept in contexts:
         out["sets"][concept] = {mode: {"layer": b.layer, "units": len(b.units), "source": b.source}
                                 for mode in ("draw", "remove") for b in [palettes["after"].button(concept, mode)]}
         before_after_grid(session, palettes["after"], concept, contexts[concept], indices[:GRID_SAMPLES])
     return out
+
+
+def choice(sets: PaintSets) -> tuple[list[str], list[dict]]:
+    """Per button: the best selection score of each (layer, ranking) among the candidates, and the winner."""
+    rows = []
+    for s in sets.sets:
+        best: dict[str, float] = {}
+        for c in s.candidates:
+            key = f"{c.layer}/{c.ranking}"
+            best[key] = max(best.get(key, 0.0), c.score)
+        rows.append({"concept": s.concept, "mode": s.mode, "best": best,
+                     "chosen": f"{len(s.units)} of {s.layer}, {s.ranking}"})
+    return sets.settings.layers, rows
 
 
 @torch.no_grad()
@@ -128,6 +142,15 @@ def section(data: dict) -> str:
         change = sum(r["outside_change"] for r in rows) / len(rows)
         relabelled = sum(r["outside_relabelled"] for r in rows) / len(rows)
         lines.append(f"| {name} | {change:.4f} | {100 * relabelled:.2f} % |")
+    lines += ["", "**How each button's set was chosen** (`ganscope paint-sets`, on the 32 selection samples): the best "
+              "score of each candidate layer and ranking over the sizes 8, 16, 32, 64, and the winner.", "",
+              "| button | " + " | ".join(f"{layer} {ranking}" for layer in data["layers"] for ranking in
+                                        ("trained", "IoU")) + " | chosen |",
+              "|---|" + "---|" * (2 * len(data["layers"]) + 1)]
+    for row in data["choice"]:
+        cells = " | ".join(pct(row["best"][f"{layer}/{ranking}"]) for layer in data["layers"]
+                           for ranking in ("trained", "iou"))
+        lines.append(f"| {row['mode']} {row['concept']} | {cells} | {row['chosen']} |")
     lines += ["", "Before/after grids (rows: the sample with the dab outlined in yellow, after drawing there, after "
               "removing the concept everywhere it is; 12 held-out samples):", ""]
     lines += [f"**{c}**\n\n![{c}](paint/{c}.png)\n" for c in after]
