@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ganscope.commands.shell import Model, Segmenter, handle_errors, ints
+from ganscope.commands.shell import Model, Segmenter, handle_errors, ints, numbers
 
 
 @handle_errors
@@ -17,7 +17,9 @@ def paint_sets(
     segmenter: Segmenter = "demo",
     layer: Annotated[list[str] | None, typer.Option("--layer", "-l", help="Candidate layer (repeat; default: the "
                                                     "dissected layers of side 8 to half the image side).")] = None,
-    sizes: Annotated[str, typer.Option(help="Candidate set sizes, comma-separated.")] = "8,16,32",
+    sizes: Annotated[str, typer.Option(help="Candidate set sizes, comma-separated.")] = "8,16,32,64",
+    gains: Annotated[str, typer.Option(help="Candidate largest gains of trained draw levels (1: the concept's own "
+                                            "activations), comma-separated.")] = "1,1.5",
     steps: Annotated[int, typer.Option(help="Training steps per candidate set.")] = 100,
     samples: Annotated[int, typer.Option(help="Training samples (from --start).")] = 64,
     selection: Annotated[int, typer.Option(help="Samples that choose among the candidates (from --start + "
@@ -38,8 +40,8 @@ def paint_sets(
     loaded = Results.load(results)
     session = Session.from_specs(model, segmenter, seed=loaded.seed, device=device or None)
     sets = compute_paint_sets(session, loaded, out=loaded.directory, layers=layer or None,
-                              sizes=ints(sizes, "--sizes"), steps=steps, samples=samples, selection=selection,
-                              start=start, progress=True)
+                              sizes=ints(sizes, "--sizes"), gains=numbers(gains, "--gains"), steps=steps,
+                              samples=samples, selection=selection, start=start, progress=True)
     for s in sets.sets:
         typer.echo(f"{s.mode:6s} {s.concept:12s} {len(s.units):3d} units of {s.layer} ({s.ranking}), "
                    f"score {s.score:.2f}")

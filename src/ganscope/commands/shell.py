@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -71,6 +72,17 @@ def ints(text: str, what: str) -> list[int]:
         return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise GanscopeError(f"{what} must be comma-separated integers, got {text!r}") from None
+
+
+def numbers(text: str, what: str) -> list[float]:
+    """Comma-separated finite numbers."""
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise GanscopeError(f"{what} must be comma-separated numbers, got {text!r}") from None
+    if not values or not all(math.isfinite(v) and v > 0 for v in values):
+        raise GanscopeError(f"{what} must be positive numbers, got {text!r}")
+    return values
 
 
 def region_flags(mask: Path | None, box: str, size: Callable[[], tuple[int, int]]) -> Region | None:

@@ -1,10 +1,13 @@
 """Choose each paint button's unit set by evidence: train candidates, keep the one that paints best.
 
 For every concept and each of draw and remove, candidates are tried at each candidate layer
-and set size: the set trained for the brush (``train.train_set``) and, for comparison, the
-top units by IoU (with the same levels). Each candidate paints the selection samples through
-the paint page's path (``measure``), and the best score wins; ties go to the smaller set
-(fewer units, fewer side effects). The run writes ``paint_sets.json`` after every button, so an
+and set size: the set trained for the brush (``train.train_set``, for draw at each largest gain)
+and, for comparison, the top units by IoU (with the concept's levels). Each candidate paints the
+selection samples through the paint page's path (``measure``). A draw candidate is also tried
+where the concept does not belong (``Context.avoid``): among the candidates that work (score at least
+``WORKS``), those that succeed there at most ``ELSEWHERE`` of the time come first, so that context
+still matters, as GAN Dissection found (``_preference``). Ties go to the smaller set and gain.
+The run writes ``paint_sets.json`` after every button, so an
 interrupted run resumes where it stopped when re-run with the same settings and weights.
 """
 
@@ -16,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganscope.budget import MAX_STEPS, check_count
 from ganscope.edits import Intervention
 from ganscope.errors import GanscopeError
 from ganscope.paintsets.measure import draw_trials, removed_share
@@ -29,9 +33,12 @@ from ganscope.session import Session
 from ganscope.trace import layer_names
 
 SIZES = (8, 16, 32, 64)
+GAINS = (1.0, 1.5)
+ELSEWHERE = 0.10  # the most a draw set may succeed where its concept does not belong
+WORKS = 0.60  # a draw set that succeeds this often where its concept belongs works
 TRAIN_START, TRAIN_SAMPLES = 100_000, 64  # far from the samples a dissection or benchmark uses
 SELECTION_START, SELECTION_SAMPLES = 200_000, 32
-MAX_CANDIDATES = 64  # layers x sizes x 2 rankings per button; more is refused up front
+MAX_CANDIDATES = 96  # layers x sizes x (IoU + each gain) per button; more is refused up front
 
 
 def paint_layers(session: Session, results: Results) -> list[str]:
@@ -43,7 +50,8 @@ def paint_layers(session: Session, results: Results) -> list[str]:
 
 
 def compute_paint_sets(session: Session, results: Results, *, out: str | Path | None = None,
-                       layers: Sequence[str] | None = None, sizes: Sequence[int] = SIZES, steps: int = 100,
+                       layers: Sequence[str] | None = None, sizes: Sequence[int] = SIZES,
+                       gains: Sequence[float] = GAINS, steps: int = 100,
                        lr: float = 0.1, samples: int = TRAIN_SAMPLES, selection: int = SELECTION_SAMPLES,
                        start: int = TRAIN_START, contexts: dict[str, Context] | None = None,
                        progress: bool | Callable[[float, float], None] = False) -> PaintSets:
@@ -57,10 +65,11 @@ def compute_paint_sets(session: Session, results: Results, *, out: str | Path | 
                             "or name the layers", argument="layers")
     for layer in layers:
         results.layer(layer)
-    if len(layers) * len(sizes) * 2 > MAX_CANDIDATES:
-        raise GanscopeError(f"{len(layers)} layers x {len(sizes)} sizes is over {MAX_CANDIDATES // 2} candidates "
-                            "a button", argument="sizes")
-    settings = Settings(layers=layers, sizes=sorted(set(sizes)), steps=steps, lr=lr, train=[start, start + samples],
+    if len(layers) * len(sizes) * (1 + len(gains)) > MAX_CANDIDATES:
+        raise GanscopeError(f"{len(layers)} layers x {len(sizes)} sizes x {1 + len(gains)} kinds is over "
+                            f"{MAX_CANDIDATES} candidates a button", argument="sizes")
+    settings = Settings(layers=layers, sizes=sorted(set(sizes)), gains=sorted(set(gains)), steps=steps, lr=lr,
+                        train=[start, start + samples],
                         selection=[start + SELECTION_START - TRAIN_START,
                                    start + SELECTION_START - TRAIN_START + selection], seed=session.seed,
                         dissection=results.samples)
@@ -112,8 +121,10 @@ def _check_sizes(settings: Settings, results: Results) -> None:
         bad = [n for n in settings.sizes if not 1 <= n <= units]
         if bad:
             raise GanscopeError(f"set size {bad[0]} does not fit layer {layer!r} of {units} units", argument="sizes")
-    if settings.steps > 100_000:
-        raise GanscopeError(f"steps must be <= 100000, got {settings.steps}", argument="steps")
+    check_count("steps", settings.steps, MAX_STEPS)
+    bad = [g for g in settings.gains if not 0.5 <= g <= 4]
+    if bad:
+        raise GanscopeError(f"gains must be in 0.5..4, got {bad[0]}", argument="gains")
 
 
 def _resumed(out: str | Path | None, session: Session, results: Results, settings: Settings) -> PaintSets:
@@ -147,17 +158,19 @@ class _Chooser:
         tried: list[tuple[Candidate, list[int], list[float]]] = []
         for layer in self.settings.layers:
             for size in self.settings.sizes:
-                for ranking in ("trained", "iou"):
-                    units, levels = self._candidate(concept, mode, layer, size, ranking)
-                    score = self._score(concept, mode, layer, units, levels)
-                    tried.append((Candidate(layer=layer, ranking=ranking, size=size, score=score), units, levels))
-        best = max(tried, key=lambda t: (round(t[0].score, 6), -t[0].size, t[0].ranking == "trained"))
+                kinds = [("iou", 1.0)] + [("trained", g) for g in (self.settings.gains if mode == "draw" else [1.0])]
+                for ranking, gain in kinds:
+                    units, levels = self._candidate(concept, mode, layer, size, ranking, gain)
+                    score, elsewhere = self._score(concept, mode, layer, units, levels)
+                    tried.append((Candidate(layer=layer, ranking=ranking, size=size, gain=gain, score=score,
+                                            elsewhere=elsewhere), units, levels))
+        best = max(tried, key=lambda t: _preference(t[0]))
         return PaintSet(concept=concept, mode=mode, layer=best[0].layer, ranking=best[0].ranking, units=best[1],
                         levels=best[2], score=best[0].score, context=self.contexts[concept].describe(),
                         candidates=[t[0] for t in tried])
 
-    def _candidate(self, concept: str, mode: Mode, layer: str, size: int, ranking: str) -> tuple[list[int],
-                                                                                                 list[float]]:
+    def _candidate(self, concept: str, mode: Mode, layer: str, size: int, ranking: str,
+                   gain: float) -> tuple[list[int], list[float]]:
         c = self.session.concepts.index(concept)
         if ranking == "iou":
             units = self.results.top_units(layer, concept, size)
@@ -165,14 +178,30 @@ class _Chooser:
             return units, levels
         return train_set(self.session.at(layer), concept, mode, self.contexts[concept], self.levels[layer],
                          size=size, samples=range(*self.settings.train), steps=self.settings.steps,
-                         lr=self.settings.lr)
+                         lr=self.settings.lr, max_gain=gain)
 
-    def _score(self, concept: str, mode: Mode, layer: str, units: list[int], levels: list[float]) -> float:
+    def _score(self, concept: str, mode: Mode, layer: str, units: list[int],
+               levels: list[float]) -> tuple[float, float | None]:
+        """The candidate's score, and for draw its success where the concept does not belong (None: unknown)."""
         def painter(concept_: str, mode_: Mode, mask: np.ndarray) -> Intervention:
             return Intervention(layer, units, levels if mode_ == "draw" else None, pooled(mask))
 
-        if mode == "draw":
-            draws, _ = draw_trials(self.session, painter, concept, self.contexts[concept], self.selection, None,
-                                   self.labels)
-            return float(np.mean(draws)) if draws else 0.0
-        return removed_share(self.session, painter, concept, self.selection, self.labels)
+        if mode == "remove":
+            return removed_share(self.session, painter, concept, self.selection, self.labels), None
+        rates = []
+        for where in (self.contexts[concept], self.contexts[concept].elsewhere()):
+            draws = [] if where is None else draw_trials(self.session, painter, concept, where, self.selection, None,
+                                                         self.labels)[0]
+            rates.append(float(np.mean(draws)) if draws else None)
+        return rates[0] or 0.0, rates[1]
+
+
+def _preference(c: Candidate) -> tuple:
+    """Sort key: working sets (score >= WORKS) that keep to their context (success elsewhere at most ELSEWHERE)
+    first, then working ones, then the score (less the success elsewhere, for those that do not keep to it), then
+    fewer units, a smaller gain, trained sets. Where the generator ignores context, nothing keeps to it and the
+    best score less its success elsewhere wins."""
+    elsewhere = c.elsewhere or 0.0
+    fits, works = elsewhere <= ELSEWHERE, c.score >= WORKS
+    score = c.score if fits else c.score - elsewhere
+    return works and fits, works, round(score, 6), -c.size, -c.gain, c.ranking == "trained"

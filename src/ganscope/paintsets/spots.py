@@ -3,12 +3,15 @@
 A draw dab for a concept goes where the concept belongs (its *context*): trees on grass,
 doors on walls, domes on top of a wall. A :class:`Context` names the labels the dab lands
 on and its placement: ``"on"`` (the dab lies mostly on those labels) or ``"top"`` (the dab
-is centred on their top edge, half above it). A remove stroke covers the concept's own
-pixels, grown by a small margin as a brush would.
+is centred on their top edge, half above it), and the labels where the concept does not
+belong (``avoid``: doors in open sky), where a good paint set should mostly fail, as the
+generator refuses, as GAN Dissection found. A remove stroke covers the concept's own pixels,
+grown by a small margin as a brush would.
 
 The demo world's contexts are written down (:data:`WORLD_CONTEXTS`); for any other
 segmenter a concept's context is learned from samples: the label most common in a ring
-just outside the concept's pixels.
+just outside the concept's pixels, and to avoid, the common label (>= 5 % of the pixels)
+least often found there.
 """
 
 from __future__ import annotations
@@ -32,24 +35,29 @@ class Context:
 
     labels: tuple[str, ...]
     placement: Literal["on", "top"] = "on"
+    avoid: tuple[str, ...] = ()
 
     def describe(self) -> str:
         where = "on" if self.placement == "on" else "on top of"
         return f"{where} {' or '.join(self.labels)}"
 
+    def elsewhere(self) -> Context | None:
+        """Where the concept does not belong, as a context to place dabs in; None if none is known."""
+        return Context(self.avoid) if self.avoid else None
+
 
 WORLD_CONTEXTS: dict[str, Context] = {
-    "sky": Context(("cloud",)),
-    "cloud": Context(("sky",)),
-    "grass": Context(("road",)),
-    "road": Context(("grass",)),
-    "tree": Context(("grass",)),
-    "building": Context(("grass",), "top"),
-    "brick": Context(("building",)),
-    "roof": Context(("building", "brick"), "top"),
-    "dome": Context(("building", "brick"), "top"),
-    "door": Context(("building", "brick")),
-    "window": Context(("building", "brick")),
+    "sky": Context(("cloud",), avoid=("grass",)),
+    "cloud": Context(("sky",), avoid=("grass",)),
+    "grass": Context(("road",), avoid=("sky",)),
+    "road": Context(("grass",), avoid=("sky",)),
+    "tree": Context(("grass",), avoid=("building",)),
+    "building": Context(("grass",), "top", avoid=("sky",)),
+    "brick": Context(("building",), avoid=("sky",)),
+    "roof": Context(("building", "brick"), "top", avoid=("grass",)),
+    "dome": Context(("building", "brick"), "top", avoid=("grass",)),
+    "door": Context(("building", "brick"), avoid=("sky",)),
+    "window": Context(("building", "brick"), avoid=("sky",)),
 }
 
 
@@ -126,8 +134,16 @@ def learned_contexts(labels: torch.Tensor, names: Sequence[str], ring: int = 3) 
         counts = torch.bincount(around, minlength=len(names))
         counts[0] = counts[c] = 0
         if counts.sum() > 0:
-            out[name] = Context((names[int(counts.argmax())],))
+            home = int(counts.argmax())
+            out[name] = Context((names[home],), avoid=_avoid(labels, counts, {0, c, home}, names))
     return out
+
+
+def _avoid(labels: torch.Tensor, ring: torch.Tensor, skip: set[int], names: Sequence[str]) -> tuple[str, ...]:
+    """The common label (>= 5 % of all pixels) least often found around a concept, or none."""
+    share = torch.bincount(labels.flatten(), minlength=len(names)).float() / labels.numel()
+    common = [k for k in range(len(names)) if k not in skip and share[k] >= 0.05]
+    return (names[min(common, key=lambda k: int(ring[k]))],) if common else ()
 
 
 def contexts_for(names: Sequence[str], labels: torch.Tensor | None = None,

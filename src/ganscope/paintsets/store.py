@@ -33,7 +33,9 @@ class Candidate(_Schema):
     layer: str
     ranking: Ranking
     size: int = Field(ge=1)
+    gain: float = Field(gt=0, description="the largest gain on the draw levels (1: the concept's own activations)")
     score: float = Field(ge=0, le=1)
+    elsewhere: float | None = Field(None, ge=0, le=1, description="draw success where the concept does not belong")
 
 
 class PaintSet(_Schema):
@@ -63,6 +65,7 @@ class Settings(_Schema):
 
     layers: list[str] = Field(min_length=1)
     sizes: list[int] = Field(min_length=1)
+    gains: list[float] = Field(min_length=1, description="candidate largest gains of trained draw sets")
     steps: int = Field(ge=1)
     lr: float = Field(gt=0)
     train: list[int] = Field(description="[start, stop) of the training samples")

@@ -8,8 +8,9 @@ set of the n units with the largest score (straight-through gradients, as in
 ``intervene.optimize``), so the trained set is the one later applied.
 
 Draw sets the chosen units to per-unit levels: the unit's mean activation on the concept's
-cells (``concept_levels``) times a trained gain in [``MIN_GAIN``, ``MAX_GAIN``], which keeps a
-drawn tree close to how the generator draws trees. Remove sets them to 0.
+cells (``concept_levels``) times a trained gain in [``MIN_GAIN``, ``max_gain``], which keeps a
+drawn tree close to how the generator draws trees (a gain of at most 1 stays within the activations
+the concept has; more draws harder, also where the concept does not belong). Remove sets them to 0.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ganscope.paintsets.spots import Context, candidate_centres, dab_mask, pick_
 from ganscope.resume import Prefix
 from ganscope.session import Cut, held_prefixes
 
-MIN_GAIN, MAX_GAIN = 0.5, 3.0
+MIN_GAIN = 0.5
 Mode = Literal["draw", "remove"]
 
 
@@ -90,7 +91,7 @@ def batches(cut: Cut, indices: range, concept: str, mode: Mode, context: Context
 
 
 def train_set(cut: Cut, concept: str, mode: Mode, context: Context, levels: torch.Tensor, *, size: int,
-              samples: Sequence[int], steps: int = 60, lr: float = 0.1,
+              samples: Sequence[int], steps: int = 60, lr: float = 0.1, max_gain: float = 1.0,
               on_step: Callable[[int, float], None] | None = None) -> tuple[list[int], list[float]]:
     """The trained set of ``size`` units (best first) and each unit's level (0 for remove)."""
     probabilities = getattr(cut.segmenter, "probabilities", None)
@@ -109,7 +110,7 @@ def train_set(cut: Cut, concept: str, mode: Mode, context: Context, levels: torc
     for step in range(steps):
         batch = data[step % len(data)]
         hard = _straight_through(score.sigmoid(), size)
-        target = levels[c] * _gain(gain) if mode == "draw" else None
+        target = levels[c] * _gain(gain, max_gain) if mode == "draw" else None
         edited = Intervention(cut.layer, list(range(units)), target, None, hard)(batch.prefix.acts)
         acts = batch.prefix.acts + batch.cells * (edited - batch.prefix.acts)
         soft = probabilities(cut.finish(batch.prefix, acts))[:, c]
@@ -124,10 +125,10 @@ def train_set(cut: Cut, concept: str, mode: Mode, context: Context, levels: torc
         if on_step is not None:
             on_step(step + 1, loss.item())
     chosen = score.detach().argsort(descending=True, stable=True)[:size].tolist()
-    values = (levels[c] * _gain(gain.detach()))[chosen].tolist() if mode == "draw" else [0.0] * size
+    values = (levels[c] * _gain(gain.detach(), max_gain))[chosen].tolist() if mode == "draw" else [0.0] * size
     return chosen, values
 
 
-def _gain(raw: torch.Tensor) -> torch.Tensor:
-    """A gain in [MIN_GAIN, MAX_GAIN], 1 at raw = 0."""
-    return torch.where(raw >= 0, 1 + (MAX_GAIN - 1) * torch.tanh(raw), 1 + (1 - MIN_GAIN) * torch.tanh(raw))
+def _gain(raw: torch.Tensor, max_gain: float) -> torch.Tensor:
+    """A gain in [MIN_GAIN, max_gain], 1 at raw = 0."""
+    return torch.where(raw >= 0, 1 + (max_gain - 1) * torch.tanh(raw), 1 + (1 - MIN_GAIN) * torch.tanh(raw))
