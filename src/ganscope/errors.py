@@ -18,6 +18,11 @@ class GanscopeError(Exception):
         self.argument = argument
 
 
+def location(parts: Iterable[object]) -> str:
+    """A validation error's location as one printable line: ``layers.layer1.units.0`` (odd keys escaped)."""
+    return ".".join(str(part).encode("unicode_escape").decode("ascii") for part in parts)
+
+
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """'; did you mean a, b?' for close matches of ``name`` among ``known``, else ''."""
     close = difflib.get_close_matches(name, list(known), n=5, cutoff=0.5)

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from ganscope.errors import GanscopeError
+from ganscope.errors import GanscopeError, location
 from ganscope.io import load_weights, save_weights, write_json
 
 SCHEMA_VERSION = 1
@@ -190,7 +190,7 @@ class Results(_Schema):
             results = cls.model_validate_json(text)
         except ValidationError as err:
             first = err.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
+            where = location(first["loc"])
             raise GanscopeError(f"{path} does not match the results schema: {where + ': ' if where else ''}"
                                 f"{first['msg']}") from None
         tables_path = directory / TABLES_FILE

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ganscope.errors import GanscopeError
+from ganscope.errors import GanscopeError, location
 from ganscope.io import write_json
 
 PAINT_SETS_FILE = "paint_sets.json"
@@ -120,7 +120,7 @@ class PaintSets(_Schema):
             return cls.model_validate(data)
         except ValidationError as err:
             first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
+            where = location(first["loc"])
             raise GanscopeError(f"invalid paint sets {path}: {where}: {first['msg']}", argument="paint_sets") from None
 
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from ganscope.errors import GanscopeError
+from ganscope.errors import GanscopeError, location
 from ganscope.server.limits import TooMany
 
 log = logging.getLogger("ganscope.server")
@@ -22,7 +22,7 @@ log = logging.getLogger("ganscope.server")
 def _validation_message(err: RequestValidationError) -> str:
     problems = []
     for item in err.errors():
-        where = ".".join(str(part) for part in item.get("loc", ()) if part != "body") or "body"
+        where = location(part for part in item.get("loc", ()) if part != "body") or "body"
         problems.append(f"{where}: {item.get('msg', 'invalid')}")
     return "; ".join(problems) or "invalid request"
 
