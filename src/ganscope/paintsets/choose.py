@@ -25,7 +25,7 @@ from ganscope.errors import GanscopeError
 from ganscope.paintsets.measure import draw_trials, removed_share
 from ganscope.paintsets.spots import Context, candidate_centres, contexts_for
 from ganscope.paintsets.store import PAINT_SETS_FILE, Candidate, Mode, PaintSet, PaintSets, Settings
-from ganscope.paintsets.train import concept_levels, train_set
+from ganscope.paintsets.train import Batch, batches, concept_levels, train_set
 from ganscope.progress import progress_bar
 from ganscope.regions import pooled
 from ganscope.results import Results
@@ -152,6 +152,7 @@ class _Chooser:
         self.session, self.results, self.settings, self.contexts = session, results, settings, contexts
         self.selection = list(range(*settings.selection))
         self.labels = _labels(session, self.selection)
+        self.data: dict[tuple[str, str, str], list[Batch]] = {}  # the training batches of the button at hand
         self.levels = {layer: concept_levels(session.at(layer), range(*settings.train)) for layer in settings.layers}
 
     def choose(self, concept: str, mode: Mode) -> PaintSet:
@@ -176,9 +177,12 @@ class _Chooser:
             units = self.results.top_units(layer, concept, size)
             levels = self.levels[layer][c][units].tolist() if mode == "draw" else [0.0] * size
             return units, levels
-        return train_set(self.session.at(layer), concept, mode, self.contexts[concept], self.levels[layer],
-                         size=size, samples=range(*self.settings.train), steps=self.settings.steps,
-                         lr=self.settings.lr, max_gain=gain)
+        cut, samples, context = self.session.at(layer), range(*self.settings.train), self.contexts[concept]
+        key = (layer, concept, mode)
+        if key not in self.data:  # one button's candidates at one layer train on the same batches
+            self.data = {key: batches(cut, samples, concept, mode, context)}
+        return train_set(cut, concept, mode, context, self.levels[layer], size=size, samples=samples,
+                         steps=self.settings.steps, lr=self.settings.lr, max_gain=gain, data=self.data[key])
 
     def _score(self, concept: str, mode: Mode, layer: str, units: list[int],
                levels: list[float]) -> tuple[float, float | None]:

@@ -15,19 +15,18 @@ the concept has; more draws harder, also where the concept does not belong). Rem
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ganscope.edits import Intervention
 from ganscope.errors import GanscopeError
 from ganscope.intervene.optimize import _straight_through
-from ganscope.paintsets.spots import Context, candidate_centres, dab_mask, pick_centre, remove_mask
+from ganscope.paintsets.measure import dab_centres
+from ganscope.paintsets.spots import Context, dab_mask, remove_mask
 from ganscope.resume import Prefix
 from ganscope.session import Cut, held_prefixes
 
@@ -72,14 +71,11 @@ def concept_levels(cut: Cut, indices: Sequence[int]) -> torch.Tensor:
 def batches(cut: Cut, indices: range, concept: str, mode: Mode, context: Context) -> list[Batch]:
     """Training batches with one brush region per sample (empty where a sample has no plausible spot)."""
     c = cut.concept(concept)
-    key = zlib.crc32(concept.encode())
     out = []
     for prefix in held_prefixes(cut, indices):
-        batch = list(prefix.samples)
         labels = cut.labels(cut.finish(prefix))
         if mode == "draw":
-            ok = candidate_centres(labels, c, context, cut.concepts)
-            centres = [pick_centre(ok[k], np.random.default_rng([cut.seed, i, key])) for k, i in enumerate(batch)]
+            centres = dab_centres(cut.session, list(prefix.samples), labels, concept, context)
             empty = torch.zeros(labels.shape[1:], dtype=torch.bool)
             pixels = torch.stack([empty if xy is None else dab_mask(xy, labels.shape[1:]) for xy in centres])
         else:
@@ -91,14 +87,18 @@ def batches(cut: Cut, indices: range, concept: str, mode: Mode, context: Context
 
 
 def train_set(cut: Cut, concept: str, mode: Mode, context: Context, levels: torch.Tensor, *, size: int,
-              samples: Sequence[int], steps: int = 60, lr: float = 0.1, max_gain: float = 1.0,
+              samples: range, steps: int = 60, lr: float = 0.1, max_gain: float = 1.0,
+              data: list[Batch] | None = None,
               on_step: Callable[[int, float], None] | None = None) -> tuple[list[int], list[float]]:
-    """The trained set of ``size`` units (best first) and each unit's level (0 for remove)."""
+    """The trained set of ``size`` units (best first) and each unit's level (0 for remove).
+
+    ``data`` is ``batches(cut, samples, concept, mode, context)`` when the caller already has it (candidates
+    of one button at one layer share it)."""
     probabilities = getattr(cut.segmenter, "probabilities", None)
     if not callable(probabilities):
         raise GanscopeError("paint sets need a segmenter with probabilities(images) (soft labels for gradients)")
     c = cut.concept(concept)
-    data = batches(cut, samples, concept, mode, context)
+    data = batches(cut, samples, concept, mode, context) if data is None else data
     if not data:
         raise GanscopeError(f"no sample offers a place to {mode} {concept!r} ({context.describe()})",
                             argument="samples")
