@@ -54,6 +54,8 @@ def run(directory: Path, indices: list[int]) -> dict:
         out[f"{name}_door_in_sky"] = sky.model_dump()
         out[f"{name}_seconds"] = time.perf_counter() - started
     out["layers"], out["choice"] = choice(palettes["after"].sets)
+    first, stop = palettes["after"].sets.settings.selection
+    out["selection"] = stop - first
     for concept in contexts:
         out["sets"][concept] = {mode: {"layer": b.layer, "units": len(b.units), "source": b.source}
                                 for mode in ("draw", "remove") for b in [palettes["after"].button(concept, mode)]}
@@ -145,7 +147,8 @@ def section(data: dict) -> str:
         change = sum(r["outside_change"] for r in rows) / len(rows)
         relabelled = sum(r["outside_relabelled"] for r in rows) / len(rows)
         lines.append(f"| {name} | {change:.4f} | {100 * relabelled:.2f} % |")
-    lines += ["", "**How each button's set was chosen** (`ganscope paint-sets`, on the 32 selection samples): the best "
+    lines += ["", f"**How each button's set was chosen** (`ganscope paint-sets`, on the {data['selection']} selection "
+              "samples): the best "
               "score of each candidate layer and ranking over the sizes 8, 16, 32, 64 (and, for trained draw sets, "
               "the largest gains 1 and 1.5), and the winner: among draw sets that work (>= 60 %), those that "
               "succeed at most 10 % of the time where the concept does not belong (doors in open sky, roofs on "
