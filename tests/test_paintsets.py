@@ -231,3 +231,21 @@ def test_the_two_region_rules_differ_as_documented():
     block[8:12, 4:9] = True
     block[8:12, 9] = False  # a quarter of cell (2, 2): the brush edits it, the mask rule does not
     assert Region.from_array(block).cells(8, 8).sum() == 1 and pooled(block).cells(8, 8).sum() == 2
+
+
+def test_cli_defaults_are_the_library_defaults():
+    """``ganscope paint-sets`` with no options computes what ``compute_paint_sets`` does with its defaults."""
+    import inspect
+
+    from ganscope.commands.paintsets import paint_sets
+    from ganscope.paintsets import choose
+
+    cli = {name: p.default.default if hasattr(p.default, "default") else p.default
+           for name, p in inspect.signature(paint_sets).parameters.items()}
+    lib = inspect.signature(choose.compute_paint_sets).parameters
+    assert cli["selection"] == lib["selection"].default == choose.SELECTION_SAMPLES
+    assert cli["samples"] == lib["samples"].default
+    assert cli["start"] == lib["start"].default
+    assert cli["steps"] == lib["steps"].default
+    assert [int(n) for n in cli["sizes"].split(",")] == list(choose.SIZES)
+    assert [float(g) for g in cli["gains"].split(",")] == list(choose.GAINS)

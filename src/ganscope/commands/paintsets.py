@@ -23,7 +23,7 @@ def paint_sets(
     steps: Annotated[int, typer.Option(help="Training steps per candidate set.")] = 100,
     samples: Annotated[int, typer.Option(help="Training samples (from --start).")] = 64,
     selection: Annotated[int, typer.Option(help="Samples that choose among the candidates (from --start + "
-                                                "100000).")] = 32,
+                                                "100000).")] = 128,
     start: Annotated[int, typer.Option(help="First training sample (keep it away from the samples you judge "
                                             "the sets on).")] = 100_000,
     device: Annotated[str, typer.Option(help="cpu or cuda (default: cuda when present).")] = "",
