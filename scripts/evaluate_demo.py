@@ -12,13 +12,13 @@ from pathlib import Path
 
 import torch
 
+from ganscope.checkpoint import load_state
 from ganscope.images import grid
 from ganscope.models import load_generator
 from ganscope.models.demo import DemoGenerator
 from ganscope.sampling import latents
 from ganscope.segmenters import load_segmenter
 from ganscope.train.evaluate import generator_quality, segmenter_iou
-from ganscope.train.state import load_state
 
 
 def main() -> None:

@@ -108,13 +108,13 @@ def scorer() -> Scorer:
 
 
 def test_the_artifact_unit_ranks_first_and_ablating_it_helps(artifact_results: Path, scorer: Scorer):
-    session = Session(artifact_world.make_generator(), batch_size=16)
-    ranking = rank_units(session, Results.load(artifact_results), "layer1", scorer)
+    cut = Session(artifact_world.make_generator(), batch_size=16).at("layer1")
+    ranking = rank_units(cut, Results.load(artifact_results), scorer)
     assert ranking.ranked(1) == [artifact_world.ARTIFACT]
     assert ranking.units[0].kid > 3 * max(abs(u.kid) for u in ranking.units[1:])
     assert ranking.units[0].kid > ranking.random_kid[1] > ranking.random_kid[0]  # above chance
-    quality = ablation_quality(session, "layer1", {"artifact": [artifact_world.ARTIFACT], "alpha": [0]}, scorer,
-                               start=64, samples=80, blocks=4, bootstrap=20)
+    quality = ablation_quality(cut, {"artifact": [artifact_world.ARTIFACT], "alpha": [0]}, scorer, blocks=4,
+                               bootstrap=20, samples=80, start=64)
     fixed, broken = quality.sets
     assert fixed.kid_change.ci[1] < 0 < broken.kid_change.ci[0]  # both intervals exclude 0, in opposite directions
     assert fixed.fid < quality.fid < broken.fid

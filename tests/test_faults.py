@@ -24,7 +24,8 @@ import torch
 from click.testing import Result
 from safetensors.torch import load_file
 
-from ganscope.io import TEMP_SUFFIX, output_directory, save_checkpoint, save_weights, write_bytes, write_json
+from ganscope.checkpoint import save_state
+from ganscope.io import TEMP_SUFFIX, output_directory, save_weights, write_bytes, write_json
 from test_cli import GEN, SEG, ganscope
 
 KILLS = 20
@@ -205,7 +206,7 @@ def test_results_and_checkpoints_reach_the_disk_before_and_after_their_rename(tm
     monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("rename", str(b))), replace(a, b)))
     directory = str(tmp_path.resolve())
     for name, write in [("results.json", lambda p: write_json(p, {"a": 1})),
-                        ("tallies.ckpt", lambda p: save_checkpoint(p, {"x": torch.zeros(2)})),
+                        ("tallies.ckpt", lambda p: save_state(p, {"x": torch.zeros(2)})),
                         ("tables.safetensors", lambda p: save_weights(p, {"x": torch.zeros(2)}))]:
         events.clear()
         write(tmp_path / name)

@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import synthetic
+from ganscope.checkpoint import load_state
 from ganscope.cli import app as cli_app
 from ganscope.errors import GanscopeError
-from ganscope.io import load_checkpoint, load_weights, save_weights
+from ganscope.io import load_weights, save_weights
 from ganscope.photos.images import read_photo
 from ganscope.results import TABLES_FILE, Results
 from ganscope.server import create_app
@@ -160,8 +161,8 @@ def test_a_random_bytes_checkpoint_gives_no_torch_advice(tmp_path: Path):
     path = tmp_path / "tallies.ckpt"
     path.write_bytes(os.urandom(2000))
     with pytest.raises(GanscopeError) as err:
-        load_checkpoint(path)
-    assert "weights_only" not in str(err.value) and "not a ganscope checkpoint" in str(err.value)
+        load_state(path)
+    assert "weights_only" not in str(err.value) and "cannot read checkpoint" in str(err.value)
 
 
 def test_a_protocol_4_pickle_prints_no_torch_warning(tmp_path: Path):

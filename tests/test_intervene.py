@@ -104,7 +104,7 @@ def test_region_png_and_wrong_sizes(tmp_path):
 
 
 def test_ablating_all_units_gives_the_background_image(generator):
-    images = ablate(Session(generator), "layer1", range(6), range(6))
+    images = ablate(Session(generator).at("layer1"), range(6), samples=6).edited
     expected = synthetic.PALETTE[0][None, :, None, None].expand(6, 3, 32, 32)
     torch.testing.assert_close(images, expected, rtol=0, atol=0)
 
@@ -112,14 +112,15 @@ def test_ablating_all_units_gives_the_background_image(generator):
 @pytest.mark.parametrize("unit", range(synthetic.K))
 def test_ablating_unit_k_removes_exactly_concept_k_plus_1(generator, segmenter, unit):
     z = latents(0, range(8), generator.latent_shape)
-    labels = segmenter.segment(ablate(Session(generator), "layer1", [unit], range(8))).numpy()
+    labels = segmenter.segment(ablate(Session(generator).at("layer1"), [unit], samples=8).edited).numpy()
     np.testing.assert_array_equal(labels, expected_labels(z, drop=unit + 1))
 
 
 def test_region_edit_changes_only_the_region(generator, segmenter):
     z = latents(1, range(8), generator.latent_shape)
     region = Region.box(8, 8, 24, 16, (32, 32))
-    labels = segmenter.segment(insert(Session(generator, seed=1), "layer1", [2], range(8), 1.0, region)).numpy()
+    edited = insert(Session(generator, seed=1).at("layer1"), [2], 1.0, region=region, samples=8).edited
+    labels = segmenter.segment(edited).numpy()
     before = expected_labels(z)
     inside = np.zeros((32, 32), bool)
     inside[8:16, 8:24] = True
@@ -183,8 +184,9 @@ def test_sequential_resume_equals_full_forward():
 
 def test_insertion_then_ablation_is_reproducible(generator):
     session = Session(generator, seed=5)
-    first = insert(session, "layer1", [1], range(4), 2.0), ablate(session, "layer1", [1], range(4))
-    second = insert(session, "layer1", [1], range(4), 2.0), ablate(session, "layer1", [1], range(4))
+    cut = session.at("layer1")
+    first = insert(cut, [1], 2.0, samples=4).edited, ablate(cut, [1], samples=4).edited
+    second = insert(cut, [1], 2.0, samples=4).edited, ablate(cut, [1], samples=4).edited
     for a, b in zip(first, second):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
@@ -192,9 +194,9 @@ def test_insertion_then_ablation_is_reproducible(generator):
 def test_bad_unit_sets(generator):
     session = Session(generator)
     with pytest.raises(GanscopeError, match="unit 6 is out of range: layer 'layer1' has 6 units"):
-        ablate(session, "layer1", [0, 6], range(2))
+        ablate(session.at("layer1"), [0, 6], samples=2)
     with pytest.raises(GanscopeError, match="empty"):
-        ablate(session, "layer1", [], range(2))
+        ablate(session.at("layer1"), [], samples=2)
     with pytest.raises(GanscopeError, match="3 insertion values for 2 units"):
         Intervention("layer1", [0, 1], torch.ones(3))(torch.zeros(1, 6, 8, 8))
 
@@ -331,13 +333,14 @@ def test_rank_by_mask_finds_the_painted_concept(lab):
     z = latents(0, [4], (16,))
     target = int(np.bincount(expected_labels(z)[0].ravel(), minlength=5)[1:].argmax()) + 1
     mask = torch.from_numpy(expected_labels(z)[0] == target)
-    ranking, images = rank_by_mask(lab, 4, mask, quantile=0.01, sizes=(1, 4))
+    ranking = rank_by_mask(lab, mask, quantile=0.01, sizes=(1, 4), start=4)
+    images = ranking.images
     assert ranking.ranking[0] == target - 1
     assert images.shape == (3, 3, 32, 32)
     labels = lab.labels(images[1:2]).numpy()
     assert not (labels == target).any()
     with pytest.raises(GanscopeError, match="mask is"):
-        rank_by_mask(lab, 4, mask[:16], sizes=(1,))
+        rank_by_mask(lab, mask[:16], sizes=(1,), start=4)
 
 
 def test_context_success_depends_on_what_is_there(lab):

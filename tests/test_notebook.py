@@ -93,10 +93,10 @@ def test_an_edit_shows_before_after_and_the_concept_fractions():
 
     session = Session(synthetic.make_generator(), synthetic.make_segmenter(), batch_size=8)
     concept = session.concepts[1]
-    view = show_edit(session, ablation("layer1", [0, 1, 2]), [0, 3], concept=concept)
-    before = session.fractions(session.images([0, 3]), session.concept(concept))
+    view = show_edit(session, ablation("layer1", [0, 1, 2]), samples=2, start=2, concept=concept)
+    before = session.fractions(session.images([2, 3]), concept)
     assert view.fractions[0] == before.tolist()
-    after = session.fractions(session.images([0, 3], edits=[ablation("layer1", [0, 1, 2])]), session.concept(concept))
+    after = session.fractions(session.images([2, 3], edits=[ablation("layer1", [0, 1, 2])]), concept)
     assert view.fractions[1] == after.tolist()
     page = view._repr_html_()
     assert page.count("data:image/png;base64,") == 4 and "sample 3" in page and "zeroed" in page

@@ -25,8 +25,8 @@ from typer.testing import CliRunner
 import synthetic
 from dissecting import dissect
 from ganscope.artifacts.marks import MARKS_FILE, MarkStore
-from ganscope.artifacts.rank import Ranking, UnitScore
-from ganscope.artifacts.summary import ARTIFACTS_FILE
+from ganscope.artifacts.rank import RankingResult, UnitScore
+from ganscope.artifacts.summary import ARTIFACTS_FILE, ArtifactsResult
 from ganscope.cli import app as cli_app
 from ganscope.errors import GanscopeError
 from ganscope.images import png_bytes, to_uint8
@@ -124,7 +124,7 @@ def test_paint_strokes_match_the_intervene_api(client: TestClient, gen: syntheti
     z = z_of(results, index)
     removed = client.post("/api/intervene", json={"index": index, "edits": [
         {"mode": "remove", "concept": "alpha", "strokes": [stroke]}]}).json()
-    expected = ablate(Session(gen, seed=results.seed), "layer1", [0], [index], box)
+    expected = ablate(Session(gen, seed=results.seed).at("layer1"), [0], region=box, samples=1, start=index).edited
     assert np.array_equal(decode(removed["image"]), to_uint8(expected[0]))
     assert not np.array_equal(decode(removed["image"]), to_uint8(gen(z)[0]))
     both = client.post("/api/intervene", json={"index": index, "edits": [
@@ -142,7 +142,8 @@ def test_generate_matches_the_original_format(client: TestClient, gen: synthetic
     """Bitstrings and PNG masks, max-pooled from any size; ids and zs; alpha/value blending."""
     z = z_of(results, 3, 4)
     left = Region.box(0, 0, 16, 32, (32, 32))
-    expected = to_uint8(ablate(Session(gen, seed=results.seed), "layer1", [0, 1, 2, 3], [3, 4], left))
+    expected = to_uint8(ablate(Session(gen, seed=results.seed).at("layer1"), [0, 1, 2, 3], region=left, samples=2,
+                                start=3).edited)
     ablations = [{"layer": "layer1", "unit": u, "alpha": 1, "value": 0} for u in range(4)]
     bits = "".join("1" * 4 + "0" * 4 for _ in range(8))  # 8 x 8, left half
     alpha = np.zeros((16, 16, 4), np.uint8)
@@ -156,7 +157,8 @@ def test_generate_matches_the_original_format(client: TestClient, gen: synthetic
         assert all(np.array_equal(decode(r["d"]), e) for r, e in zip(answer["res"], expected))
     by_z = client.post("/api/generate", json={"zs": z.tolist(), "interventions": [
         {"ablations": [{"layer": "layer1", "unit": 0, "alpha": 0.5, "value": 1.0}]}]}).json()
-    blended = generate(Session(gen, seed=results.seed), Intervention("layer1", [0], 1.0, None, 0.5), [3, 4])[1]
+    blended = generate(Session(gen, seed=results.seed).at("layer1"), Intervention("layer1", [0], 1.0, None, 0.5),
+                       samples=2, start=3).edited
     assert all(np.array_equal(decode(r["d"]), to_uint8(e)) for r, e in zip(by_z["res"], blended))
     assert by_z["res"][0]["id"] is None
 
@@ -382,10 +384,13 @@ def test_concurrent_marks_are_all_kept(gen: synthetic.SyntheticGenerator, result
 
 def ranking_json(layer: str, units: list[int], top: int) -> dict:
     """artifacts.json as `ganscope artifacts` writes it, for a ranking worst first in ``units`` order."""
-    scores = [UnitScore(u, 0.5 - 0.01 * k, -float(k), "alpha", 0.1, [0, 1]) for k, u in enumerate(units)]
-    ranking = Ranking(layer, "kid", 0, 2, 0.01, 0.0, [0.01, 0.02], scores)
-    return {"features": "demo segmenter", "reference": "demo", "top": top, "ranking": ranking.to_json(),
-            "quality": None}
+    scores = [UnitScore(unit=u, kid=0.5 - 0.01 * k, discriminator=-float(k), label="alpha", iou=0.1, samples=[0, 1])
+              for k, u in enumerate(units)]
+    ranking = RankingResult(layer=layer, score="kid", seed=0, top_samples=2, baseline_kid=0.01,
+                            baseline_discriminator=0.0, random_kid=[0.01, 0.02], units=scores)
+    return ArtifactsResult(model="demo", results="results", dissection_samples=64, features="demo segmenter",
+                           reference="demo", reference_samples=80, reference_seed=1, discriminator=True,
+                           reference_discriminator=0.5, top=top, ranking=ranking, quality=None).model_dump(mode="json")
 
 
 def test_candidates_come_from_the_artifact_ranking(gen: synthetic.SyntheticGenerator, results: Results,

@@ -10,13 +10,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ganscope.checkpoint import load_state, save_state
 from ganscope.errors import GanscopeError
 from ganscope.models import load_generator
 from ganscope.models.demo import DemoDiscriminator, DemoGenerator, StridedDiscriminator
 from ganscope.train.augment import cutout, diff_augment, translation
 from ganscope.train.demo import TrainConfig, export_generator, train_generator
 from ganscope.train.recipes import DIFF_AUGMENT, RECIPES, Recipe, get_recipe
-from ganscope.train.state import load_state, save_state
 
 TINY = Recipe(channels=(8, 8, 8, 8, 8), disc="strided", batch=4, r1_every=2, augment=DIFF_AUGMENT,
               projected=True, instance_noise=0.05)
@@ -39,11 +39,11 @@ def test_state_load_errors_are_clear(tmp_path: Path):
     with pytest.raises(GanscopeError, match="not found"):
         load_state(tmp_path / "missing.safetensors")
     (tmp_path / "junk.safetensors").write_bytes(b"not a safetensors file")
-    with pytest.raises(GanscopeError, match="cannot read training state"):
+    with pytest.raises(GanscopeError, match="cannot read checkpoint"):
         load_state(tmp_path / "junk.safetensors")
     from ganscope.io import save_weights
     save_weights(tmp_path / "w.safetensors", {"a": torch.zeros(1)})
-    with pytest.raises(GanscopeError, match="not a ganscope training state"):
+    with pytest.raises(GanscopeError, match="not a ganscope checkpoint"):
         load_state(tmp_path / "w.safetensors")
 
 

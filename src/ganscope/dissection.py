@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
@@ -26,8 +25,8 @@ from typing import Any, Protocol
 import torch
 
 from ganscope.budget import check_span
+from ganscope.checkpoint import changed, resume, save_state
 from ganscope.errors import GanscopeError
-from ganscope.io import load_checkpoint, save_checkpoint
 from ganscope.progress import ProgressCallback, progress_bar
 from ganscope.results import LayerResult, Results, UnitResult, Upsampling
 from ganscope.segmenters import CATEGORY_NAMES
@@ -39,7 +38,6 @@ from ganscope.trace import get_module
 INSERTION_QUANTILE = 0.005  # insertion value k_u: the unit's 99.5th-percentile activation
 PILOT_GROUPS = 4  # lo is the lowest of the groups' estimates (see pilot_ranges)
 MAX_SEG_SIZE = 4096  # a larger segmentation side is a typo: its label maps alone would fill memory
-log = logging.getLogger("ganscope")
 
 
 @dataclass
@@ -219,22 +217,15 @@ class Dissection:
 
     def try_resume(self) -> bool:
         """Resume from the checkpoint when it was made by the same options and weights; else say why not."""
-        path = self.cfg.checkpoint
-        if path is None or not path.is_file():
-            return False
-        state = load_checkpoint(path)
-        mine, theirs = self.cfg.fingerprint(self.session), state.get("fingerprint")
-        if theirs != mine:
-            changed = ("the generator's or segmenter's weights" if isinstance(theirs, dict)
-                       and theirs.get("options") == mine["options"] else "the options")
-            log.warning("not resuming from %s: %s changed since it was written; starting afresh", path, changed)
-            return False
-        self.load_state_dict(state)
-        return True
+        mine = self.cfg.fingerprint(self.session)
+        state = resume(self.cfg.checkpoint, lambda s: _since(changed(mine, s.get("fingerprint"))))
+        if state is not None:
+            self.load_state_dict(state)
+        return state is not None
 
     def save(self) -> None:
         if self.cfg.checkpoint is not None:
-            save_checkpoint(self.cfg.checkpoint, self.state_dict())
+            save_state(self.cfg.checkpoint, self.state_dict())
 
     # -- the pass -----------------------------------------------------------------
     def layouts(self) -> dict[str, TallyLayout]:
@@ -393,3 +384,7 @@ def _update(tallies: dict[str, LayerTally], indices: Sequence[int], acts: dict[s
 def _sig(value: torch.Tensor) -> float:
     """Nine significant digits: float sums merged in another order differ only in the last bits."""
     return float(f"{float(value):.9g}")
+
+
+def _since(what: str) -> str:
+    return what and f"{what} changed since it was written"

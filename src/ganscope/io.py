@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -119,29 +118,6 @@ def write_bytes(path: str | Path, data: bytes, durable: bool = False) -> Path:
 def write_json(path: str | Path, obj: Any) -> Path:
     """JSON files hold results and state (results.json, marked units): always durable."""
     return write_text(path, json.dumps(obj, indent=1, allow_nan=False) + "\n", durable=True)
-
-
-def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Save a dict of tensors, numbers, strings and nested dicts (loadable with weights_only)."""
-    def write(tmp: Path) -> None:
-        with tmp.open("wb") as file:  # through a Python file, so that a full disk surfaces as OSError
-            torch.save(state, file)
-
-    return atomic_write(path, write, durable=True)
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint without executing pickled code."""
-    path = Path(path)
-    if not path.is_file():
-        raise GanscopeError(f"checkpoint not found: {path}")
-    try:
-        with warnings.catch_warnings():  # torch's notes on pickle protocols are not the user's concern
-            warnings.simplefilter("ignore")
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise GanscopeError(f"cannot read checkpoint {path}: it is corrupt or not a ganscope checkpoint "
-                            f"({type(err).__name__}); delete it to start afresh") from err
 
 
 def save_weights(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> Path:

@@ -3,7 +3,7 @@
 ``import ganscope`` inside IPython registers these as the HTML displays of ``Results``,
 ``LayerResult`` and ``UnitResult`` (``register``), so the results module knows nothing of them.
 ``show_unit(results, layer, unit)`` adds the unit's top samples with its regions, and
-``show_edit(session, edit, indices, concept=...)`` an intervention's outcome: the images before and
+``show_edit(session, edit, samples=n, concept=...)`` an intervention's outcome: the images before and
 after, with the concept's pixel fraction in each. Everything is
 self-contained HTML (images as data URLs), so a saved notebook shows it anywhere. Layers with many
 units list the best ``TOP_UNITS`` first and the rest behind a "more" control.
@@ -22,6 +22,7 @@ import torch
 from ganscope.edits import Intervention
 from ganscope.errors import GanscopeError
 from ganscope.images import png_bytes, to_pil
+from ganscope.intervene.generate import EditResult
 from ganscope.report.strips import SampleImages, compose, encode, regions, tile_size
 from ganscope.results import LayerResult, Results, UnitResult
 from ganscope.session import Session
@@ -109,29 +110,32 @@ class UnitView:
         return f"<div>{_e(self.layer)} {unit_html(self.unit)}{strip}</div>"
 
 
-def show_edit(session: Session, edit: Intervention, indices: list[int], *, concept: str | None = None) -> EditView:
-    """A displayable intervention outcome: samples ``indices`` before and after ``edit``."""
-    return EditView(session, edit, indices, concept)
+def show_edit(session: Session, edit: Intervention, *, samples: int, start: int = 0,
+              concept: str | None = None) -> EditView:
+    """A displayable intervention outcome: samples [start, start + samples) before and after ``edit``."""
+    from ganscope.intervene.generate import generate
+
+    if concept is not None:
+        session.concept(concept)
+    return EditView(generate(session.at(edit.layer), edit, samples=samples, start=start), session, concept)
 
 
 class EditView:
     """Before/after images of an edit and, with a concept, its pixel fraction in each (per sample and mean)."""
 
-    def __init__(self, session: Session, edit: Intervention, indices: list[int], concept: str | None = None):
-        from ganscope.intervene.generate import generate
-
-        label = None if concept is None else session.concept(concept)
-        self.edit, self.indices, self.concept = edit, list(indices), concept
-        self.before, self.after = generate(session, edit, self.indices)
-        self.fractions = None if label is None else (session.fractions(self.before, label).tolist(),
-                                                     session.fractions(self.after, label).tolist())
+    def __init__(self, result: EditResult, session: Session, concept: str | None = None):
+        self.result, self.concept = result, concept
+        self.indices = list(range(result.start, result.start + result.samples))
+        self.before, self.after = result.original, result.edited
+        self.fractions = None if concept is None else (session.fractions(self.before, concept).tolist(),
+                                                       session.fractions(self.after, concept).tolist())
 
     def __repr__(self) -> str:
         change = ""
         if self.fractions is not None:
             before, after = (sum(f) / len(f) for f in self.fractions)
             change = f", {self.concept} {before:.3f} -> {after:.3f}"
-        return f"Edit({self.edit.layer}: {len(self.edit.units)} units, {len(self.indices)} samples{change})"
+        return f"Edit({self.result.layer}: {len(self.result.units)} units, {len(self.indices)} samples{change})"
 
     def _repr_html_(self) -> str:
         cells = []
@@ -139,8 +143,9 @@ class EditView:
             share = "" if self.fractions is None else \
                 f"<br>{_e(self.concept)} {self.fractions[0][k]:.3f} -> {self.fractions[1][k]:.3f}"
             cells.append(f"<td>{_img(self.before[k])}{_img(self.after[k])}<br>sample {index}{share}</td>")
-        what = "inserted" if self.edit.values is not None else "zeroed"
-        return (f"<div>{_e(repr(self))}: units {self.edit.units[:16]}{' ...' if len(self.edit.units) > 16 else ''}"
+        what = "inserted" if self.result.values is not None else "zeroed"
+        units = self.result.units
+        return (f"<div>{_e(repr(self))}: units {units[:16]}{' ...' if len(units) > 16 else ''}"
                 f" {what}; each cell: before, after<table><tr>{''.join(cells)}</tr></table></div>")
 
 

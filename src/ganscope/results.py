@@ -156,13 +156,10 @@ class Results(_Schema):
         column = self.iou_table(layer)[:, self.concept_names.index(concept)]
         return column.argsort(dim=-1, descending=True, stable=True)[:n].tolist()
 
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
-
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)
         save_weights(directory / TABLES_FILE, self.tables)
-        write_json(directory / RESULTS_FILE, self.to_json())
+        write_json(directory / RESULTS_FILE, self.model_dump(mode="json"))
         self._directory = directory
         return directory / RESULTS_FILE
 

@@ -28,6 +28,7 @@ from ganscope.budget import check_memory, check_span
 from ganscope.edits import Intervention
 from ganscope.errors import GanscopeError
 from ganscope.images import check_finite
+from ganscope.progress import ProgressCallback, progress_bar
 from ganscope.resume import Prefix, Resumer, resumer
 from ganscope.sampling import batches, check_device, latents
 from ganscope.segmenters import check_segmenter
@@ -190,9 +191,9 @@ class Session:
             labels = F.interpolate(labels[:, None].float(), size=size, mode="nearest")[:, 0].long()
         return labels
 
-    def fractions(self, images: Images, concept: int, footprint: torch.Tensor | None = None) -> torch.Tensor:
-        """Per image, the fraction of pixels (inside ``footprint`` when given) labelled ``concept``."""
-        return fractions(self.labels(images) == concept, footprint)
+    def fractions(self, images: Images, concept: str, footprint: torch.Tensor | None = None) -> torch.Tensor:
+        """Per image, the fraction of pixels (inside ``footprint`` when given) labelled ``concept`` (a name)."""
+        return fractions(self.labels(images) == self.concept(concept), footprint)
 
     def at(self, layer: str) -> Cut:
         """The session cut at ``layer``, for experiments that edit it many times per sample."""
@@ -252,10 +253,16 @@ class Cut:
         return self.session.concept(name)
 
     @torch.no_grad()
-    def prefixes(self, indices: Sequence[int]) -> Iterator[tuple[list[int], Prefix]]:
-        """(batch indices, prefix at the layer) for consecutive batches of ``indices``."""
-        for batch in self.session.batches(indices):
-            yield batch, replace(self.resume.prepare(self.session.latents(batch)), samples=batch)
+    def prefixes(self, indices: Sequence[int], progress: bool | ProgressCallback = False,
+                 description: str = "samples") -> Iterator[tuple[list[int], Prefix]]:
+        """(batch indices, prefix at the layer) for consecutive batches of ``indices``; ``progress`` counts
+        the samples whose batch the caller has finished (the one progress display, ``ganscope.progress``)."""
+        with progress_bar(progress, description, len(indices)) as update:
+            done = 0
+            for batch in self.session.batches(indices):
+                yield batch, replace(self.resume.prepare(self.session.latents(batch)), samples=batch)
+                done += len(batch)
+                update(done)
 
     def finish(self, prefix: Prefix, acts: torch.Tensor | None = None) -> Images:
         """Images from (edited) activations; None finishes from the unedited ones.
@@ -275,7 +282,7 @@ class Cut:
     def labels(self, images: Images) -> torch.Tensor:
         return self.session.labels(images)
 
-    def fractions(self, images: Images, concept: int, footprint: torch.Tensor | None = None) -> torch.Tensor:
+    def fractions(self, images: Images, concept: str, footprint: torch.Tensor | None = None) -> torch.Tensor:
         return self.session.fractions(images, concept, footprint)
 
 

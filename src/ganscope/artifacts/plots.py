@@ -7,14 +7,14 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
-from ganscope.artifacts.quality import Quality
-from ganscope.artifacts.rank import Ranking
+from ganscope.artifacts.quality import QualityResult
+from ganscope.artifacts.rank import RankingResult
 from ganscope.images import grid, save_png
 from ganscope.plotting import error_bars, save_figure
 from ganscope.session import Session
 
 
-def plot_artifacts(ranking: Ranking, quality: Quality | None, features: str, top: int, path: Path) -> Path:
+def plot_artifacts(ranking: RankingResult, quality: QualityResult | None, features: str, top: int, path: Path) -> Path:
     """Left: KID of each unit's top samples, worst first; right: KID of fresh samples before/after ablation."""
     fig = Figure(figsize=(10 if quality else 5, 3.8))
     ax = fig.add_subplot(1, 2 if quality else 1, 1)
@@ -43,7 +43,7 @@ def plot_artifacts(ranking: Ranking, quality: Quality | None, features: str, top
 
 
 @torch.no_grad()
-def candidate_grid(session: Session, ranking: Ranking, top: int, path: Path) -> Path:
+def candidate_grid(session: Session, ranking: RankingResult, top: int, path: Path) -> Path:
     """One row per top candidate (worst first), its top-activating samples left to right."""
     rows = ranking.units[:top]
     indices = [i for u in rows for i in u.samples]

@@ -10,7 +10,6 @@ Discriminator logits get t-intervals of per-sample means and paired differences.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 
 import torch
 
@@ -18,19 +17,19 @@ from ganscope.artifacts.scoring import Scored, Scorer
 from ganscope.budget import MAX_RESAMPLES, check_count, check_memory, check_span
 from ganscope.edits import ablation
 from ganscope.errors import GanscopeError
+from ganscope.experiment import ExperimentResult, Schema
 from ganscope.intervene.confidence import mean_ci
 from ganscope.metrics import fid, kid_blocks
-from ganscope.session import Session
+from ganscope.progress import ProgressCallback
+from ganscope.session import Cut
 
 
-@dataclass
-class Estimate:
+class Estimate(Schema):
     value: float
     ci: list[float]  # 95 %
 
 
-@dataclass
-class SetQuality:
+class SetQuality(Schema):
     name: str
     units: list[int]
     kid: Estimate  # after ablation
@@ -41,8 +40,8 @@ class SetQuality:
     discriminator_change: Estimate | None
 
 
-@dataclass
-class Quality:
+class QualityResult(ExperimentResult):
+    FILE = "quality.json"
     layer: str
     seed: int
     start: int  # fresh samples [start, start + samples)
@@ -54,13 +53,10 @@ class Quality:
     discriminator: Estimate | None
     sets: list[SetQuality]
 
-    def to_json(self) -> dict:
-        return asdict(self)
-
 
 def _estimate(values: torch.Tensor) -> Estimate:
     mean, ci = mean_ci(values)
-    return Estimate(mean, ci)
+    return Estimate(value=mean, ci=ci)
 
 
 def _fid_change(before: torch.Tensor, after: torch.Tensor, reference: torch.Tensor, boots: int,
@@ -74,15 +70,17 @@ def _fid_change(before: torch.Tensor, after: torch.Tensor, reference: torch.Tens
         diffs.append(fid(after[rows], ref) - fid(before[rows], ref))
     d = torch.tensor(diffs, dtype=torch.float64)
     change = fid(after, reference) - fid(before, reference)
-    return Estimate(change, [float(d.quantile(0.025)), float(d.quantile(0.975))])
+    return Estimate(value=change, ci=[float(d.quantile(0.025)), float(d.quantile(0.975))])
 
 
 @torch.no_grad()
-def ablation_quality(session: Session, layer: str, unit_sets: dict[str, Sequence[int]], scorer: Scorer, *,
-                     start: int, samples: int, blocks: int = 10, bootstrap: int = 50) -> Quality:
-    """Score samples (session seed, i), i in [start, start + samples), unedited and with each unit set ablated."""
+def ablation_quality(cut: Cut, unit_sets: dict[str, Sequence[int]], scorer: Scorer, *, blocks: int = 10,
+                     bootstrap: int = 50, samples: int, start: int = 0,
+                     progress: bool | ProgressCallback = False) -> QualityResult:
+    """Score samples (seed, i), i in [start, start + samples), unedited and with each unit set of the cut's layer
+    ablated."""
     if not unit_sets:
-        raise GanscopeError("no unit set to ablate")
+        raise GanscopeError("no unit set to ablate", argument="unit_sets")
     check_span("samples", start, samples)
     check_count("bootstrap", bootstrap, MAX_RESAMPLES, least=0)
     width = scorer.reference.features.shape[1]
@@ -91,10 +89,10 @@ def ablation_quality(session: Session, layer: str, unit_sets: dict[str, Sequence
     if samples < 2 * blocks or len(scorer.reference.features) < 2 * blocks:
         raise GanscopeError(f"samples and the reference need at least {2 * blocks} images for {blocks} KID blocks",
                             argument="samples")
-    seed, cut = session.seed, session.at(layer)
+    seed, layer = cut.seed, cut.layer
     edits = {name: ablation(layer, units) for name, units in unit_sets.items()}
     parts: dict[str, list[Scored]] = {name: [] for name in ["", *edits]}
-    for _, prefix in cut.prefixes(range(start, start + samples)):
+    for _, prefix in cut.prefixes(range(start, start + samples), progress, "ablation quality"):
         parts[""].append(scorer(cut.finish(prefix)))
         for name, edit in edits.items():
             parts[name].append(scorer(cut.edited(prefix, edit)))
@@ -108,9 +106,10 @@ def ablation_quality(session: Session, layer: str, unit_sets: dict[str, Sequence
         disc = change = None
         if after.logits is not None:
             disc, change = _estimate(after.logits), _estimate(after.logits - base.logits)
-        sets.append(SetQuality(name, list(edits[name].units), _estimate(after_kid), _estimate(after_kid - base_kid),
-                               fid(after.features, ref), _fid_change(base.features, after.features, ref, bootstrap,
-                                                                     seed), disc, change))
+        sets.append(SetQuality(name=name, units=list(edits[name].units), kid=_estimate(after_kid),
+                               kid_change=_estimate(after_kid - base_kid), fid=fid(after.features, ref),
+                               fid_change=_fid_change(base.features, after.features, ref, bootstrap, seed),
+                               discriminator=disc, discriminator_change=change))
     base_disc = None if base.logits is None else _estimate(base.logits)
-    return Quality(layer, seed, start, samples, blocks, bootstrap, _estimate(base_kid), fid(base.features, ref),
-                   base_disc, sets)
+    return QualityResult(layer=layer, seed=seed, start=start, samples=samples, blocks=blocks, bootstrap=bootstrap,
+                         kid=_estimate(base_kid), fid=fid(base.features, ref), discriminator=base_disc, sets=sets)

@@ -11,22 +11,21 @@ so each unit is also compared with the null: KIDs of random k-subsets of the ran
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 
 from ganscope.artifacts.scoring import Scored, Scorer
 from ganscope.errors import GanscopeError
+from ganscope.experiment import ExperimentResult, Schema
 from ganscope.metrics import kid
+from ganscope.progress import ProgressCallback, progress_bar
 from ganscope.results import Results
-from ganscope.session import Session
+from ganscope.session import Cut
 
 SCORES = ("kid", "discriminator")
 NULL_SETS = 200
 
 
-@dataclass
-class UnitScore:
+class UnitScore(Schema):
     unit: int
     kid: float
     discriminator: float | None  # mean logit on the unit's top samples
@@ -35,8 +34,8 @@ class UnitScore:
     samples: list[int]  # the unit's top-activating sample indices
 
 
-@dataclass
-class Ranking:
+class RankingResult(ExperimentResult):
+    FILE = "ranking.json"
     layer: str
     score: str
     seed: int
@@ -48,9 +47,6 @@ class Ranking:
 
     def ranked(self, n: int | None = None) -> list[int]:
         return [u.unit for u in self.units[:n]]
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 def top_indices(results: Results, layer: str) -> torch.Tensor:
@@ -66,16 +62,25 @@ def top_indices(results: Results, layer: str) -> torch.Tensor:
 
 
 @torch.no_grad()
-def rank_units(session: Session, results: Results, layer: str, scorer: Scorer, score: str = "kid") -> Ranking:
-    """Score every unit of ``layer`` on its top samples (each sample generated once) and sort worst first."""
+def rank_units(cut: Cut, results: Results, scorer: Scorer, *, score: str = "kid",
+               progress: bool | ProgressCallback = False) -> RankingResult:
+    """Score every unit of the cut's layer on its top samples in ``results`` (the dissection fixed which
+    samples those are: each is generated once) and sort worst first."""
     if score not in SCORES:
-        raise GanscopeError(f"unknown score {score!r}; use {' or '.join(SCORES)}")
+        raise GanscopeError(f"unknown score {score!r}; use {' or '.join(SCORES)}", argument="score")
     if score == "discriminator" and scorer.discriminator is None:
         raise GanscopeError("score discriminator needs a discriminator", argument="score")
+    layer = cut.layer
     top = top_indices(results, layer)
     union = top.unique()
-    samples = session.with_options(seed=results.seed)
-    scored = Scored.concat([scorer(images) for _, images in samples.iter_images(union.tolist())])
+    samples = cut.session.with_options(seed=results.seed)
+    parts, done = [], 0
+    with progress_bar(progress, "rank units", len(union)) as update:
+        for batch, images in samples.iter_images(union.tolist()):
+            parts.append(scorer(images))
+            done += len(batch)
+            update(done)
+    scored = Scored.concat(parts)
     rows = torch.searchsorted(union, top)  # (units, k) rows of ``scored``
     reference = scorer.reference.features
     units = []
@@ -83,13 +88,15 @@ def rank_units(session: Session, results: Results, layer: str, scorer: Scorer, s
         mine = scored.subset(unit_rows)
         stats = results.layers[layer].units[u]
         disc = None if mine.logits is None else float(mine.logits.double().mean())
-        units.append(UnitScore(u, kid(mine.features, reference), disc, stats.label, stats.iou, top[u].tolist()))
+        units.append(UnitScore(unit=u, kid=kid(mine.features, reference), discriminator=disc, label=stats.label,
+                               iou=stats.iou, samples=top[u].tolist()))
     worst = (lambda s: -s.kid) if score == "kid" else (lambda s: s.discriminator)
     units.sort(key=worst)
     disc_all = None if scored.logits is None else float(scored.logits.double().mean())
     null = random_subset_kids(scored.features, reference, top.shape[1], NULL_SETS, results.seed)
-    return Ranking(layer, score, results.seed, top.shape[1], kid(scored.features, reference), disc_all,
-                   [float(null.mean()), float(null.quantile(0.95))], units)
+    return RankingResult(layer=layer, score=score, seed=results.seed, top_samples=top.shape[1],
+                         baseline_kid=kid(scored.features, reference), baseline_discriminator=disc_all,
+                         random_kid=[float(null.mean()), float(null.quantile(0.95))], units=units)
 
 
 def random_subset_kids(features: torch.Tensor, reference: torch.Tensor, k: int, count: int, seed: int) -> torch.Tensor:

@@ -12,8 +12,8 @@ from ganscope.errors import GanscopeError
 
 if TYPE_CHECKING:
 
-    from ganscope.artifacts.quality import Estimate, Quality
-    from ganscope.artifacts.rank import Ranking
+    from ganscope.artifacts.quality import Estimate, QualityResult
+    from ganscope.artifacts.rank import RankingResult
     from ganscope.results import Results
 
 
@@ -70,7 +70,7 @@ def _estimate(e: Estimate | None, signed: bool = False) -> str:
     return f"{value} [{lo:+.3g}, {hi:+.3g}]" if signed else f"{value} [{lo:.3g}, {hi:.3g}]"
 
 
-def _print_ranking(ranking: Ranking, label: str, top: int) -> None:
+def _print_ranking(ranking: RankingResult, label: str, top: int) -> None:
     disc = ranking.baseline_discriminator is not None
     mean, p95 = ranking.random_kid
     table(f"{ranking.layer} artifact candidates (features: {label}); random {ranking.top_samples}-sample sets: "
@@ -80,7 +80,7 @@ def _print_ranking(ranking: Ranking, label: str, top: int) -> None:
              f"{u.label} ({u.iou:.2f})"] for k, u in enumerate(ranking.units[:top])])
 
 
-def _print_quality(quality: Quality, label: str, reference_samples: int) -> None:
+def _print_quality(quality: QualityResult, label: str, reference_samples: int) -> None:
     table(f"ablating {quality.layer} units: {quality.samples} fresh samples vs {reference_samples} reference images "
            f"(features: {label}; 95 % CIs)", ["ablated", "KID", "KID change", "FID", "FID change", "D logit",
                                               "D change"],
@@ -89,74 +89,75 @@ def _print_quality(quality: Quality, label: str, reference_samples: int) -> None
                _estimate(s.discriminator), _estimate(s.discriminator_change, True)] for s in quality.sets])
 
 
+@handle_errors
+def artifacts(
+    layer: Layer,
+    results: Annotated[Path, typer.Option(help="Dissection results directory (each unit's top samples).")],
+    out: Annotated[Path | None, typer.Option(help="Output directory (default: --results, where the report "
+                                                  "shows the candidates).")] = None,
+    top: Annotated[int, typer.Option(help="Candidates to show (table, plot, grid).")] = 20,
+    mark: Annotated[str, typer.Option(help="Ablate these units (comma-separated) instead of the top-n.")] = "",
+    marked: Annotated[bool, typer.Option("--marked", help="Ablate the units marked in the unit browser "
+                                         "(marked_units.json in --results) instead of the top-n.")] = False,
+    sizes: Annotated[str, typer.Option(help="Without --mark: ablate the top n candidates for each n.")] = "10,20",
+    samples: Annotated[int, typer.Option(help="Fresh samples for the before/after comparison (0: skip).")] = 500,
+    reference_samples: Annotated[int, typer.Option(help="Reference images.")] = 500,
+    blocks: Annotated[int, typer.Option(help="Disjoint KID blocks (confidence intervals).")] = 10,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the FID change.")] = 50,
+    score: Annotated[str, typer.Option(help="Rank by kid (of top samples) or discriminator (mean logit).")] = "kid",
+    features: Annotated[str, typer.Option(help="auto (Inception if its weights are cached, else demo), demo, "
+                                               "inception[:PATH] or package.module:callable.")] = "auto",
+    reference: Annotated[str, typer.Option(help="Reference images: demo (world renders) or package.module:"
+                                                "callable (default: demo for the demo model).")] = "",
+    discriminator: Annotated[str, typer.Option(help="none, demo[:PATH] or package.module:callable "
+                                                    "(default: demo for the demo model, else none).")] = "",
+    control: Annotated[bool, typer.Option(help="Also ablate random unit sets of the same sizes.")] = True,
+    reference_seed: Annotated[int, typer.Option(help="Seed of the reference images.")] = 1,
+    model: Model = "demo", batch_size: BatchSize = 32, device: Device = "",
+) -> None:
+    """Rank units by the quality of the samples they fire on; ablate candidates; KID/FID before and after."""
+    from ganscope.artifacts import Scorer, ablation_quality, load_discriminator, load_reference, rank_units
+    from ganscope.artifacts.features import load_features
+    from ganscope.artifacts.plots import candidate_grid, plot_artifacts
+    from ganscope.artifacts.summary import ArtifactsResult
+    from ganscope.io import output_directory
+    from ganscope.results import Results
+    from ganscope.session import Session
+
+    if top < 1 or samples < 0 or reference_samples < 2:
+        raise GanscopeError("--top must be >= 1, --samples >= 0 and --reference-samples >= 2")
+    demo = model.partition(":")[0] == "demo"
+    if not reference and not demo:
+        raise GanscopeError("give --reference (images of the real distribution) for a model other than demo")
+    res = Results.load(results)
+    res.layer(layer)  # a layer the dissection has, before any model loads
+    chosen = _marked(mark, marked, res, results if results.is_dir() else results.parent, layer)
+    out = results if out is None else out
+    with output_directory(out):
+        session = Session.from_specs(model, None, seed=res.seed, device=device or None, batch_size=batch_size)
+        device = session.device
+        disc = load_discriminator(discriminator or ("demo" if demo else "none"))
+        size = session.images([0]).shape[-1]
+        scorer = Scorer(load_features(features, device), load_reference(reference or "demo"), reference or "demo",
+                        reference_samples, reference_seed, size, None if disc is None else disc.to(device), device)
+        cut = session.at(layer)
+        ranking = rank_units(cut, res, scorer, score=score, progress=True)
+        quality = None
+        if samples:
+            sets = _unit_sets(ranking.ranked(), chosen, sizes, control, res.seed)
+            quality = ablation_quality(cut, sets, scorer, blocks=blocks, bootstrap=bootstrap, samples=samples,
+                                       start=res.samples, progress=True)
+        label = scorer.features.label
+        saved = ArtifactsResult(model=model, results=str(results), dissection_samples=res.samples,
+                                **scorer.describe(), top=top, ranking=ranking, quality=quality).save(out)
+        plot = plot_artifacts(ranking, quality, label, top, out / "artifacts.png")
+        grid = candidate_grid(session, ranking, top, out / "candidates.png")
+        _print_ranking(ranking, label, top)
+        if quality is not None:
+            _print_quality(quality, label, reference_samples)
+        typer.echo(f"results: {saved}, plot: {plot}, candidates: {grid} (one row per unit)")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``artifacts`` to ``app``."""
-
-    @app.command()
-    @handle_errors
-    def artifacts(
-        layer: Layer,
-        results: Annotated[Path, typer.Option(help="Dissection results directory (each unit's top samples).")],
-        out: Annotated[Path | None, typer.Option(help="Output directory (default: --results, where the report "
-                                                      "shows the candidates).")] = None,
-        top: Annotated[int, typer.Option(help="Candidates to show (table, plot, grid).")] = 20,
-        mark: Annotated[str, typer.Option(help="Ablate these units (comma-separated) instead of the top-n.")] = "",
-        marked: Annotated[bool, typer.Option("--marked", help="Ablate the units marked in the unit browser "
-                                             "(marked_units.json in --results) instead of the top-n.")] = False,
-        sizes: Annotated[str, typer.Option(help="Without --mark: ablate the top n candidates for each n.")] = "10,20",
-        samples: Annotated[int, typer.Option(help="Fresh samples for the before/after comparison (0: skip).")] = 500,
-        reference_samples: Annotated[int, typer.Option(help="Reference images.")] = 500,
-        blocks: Annotated[int, typer.Option(help="Disjoint KID blocks (confidence intervals).")] = 10,
-        bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the FID change.")] = 50,
-        score: Annotated[str, typer.Option(help="Rank by kid (of top samples) or discriminator (mean logit).")] = "kid",
-        features: Annotated[str, typer.Option(help="auto (Inception if its weights are cached, else demo), demo, "
-                                                   "inception[:PATH] or package.module:callable.")] = "auto",
-        reference: Annotated[str, typer.Option(help="Reference images: demo (world renders) or package.module:"
-                                                    "callable (default: demo for the demo model).")] = "",
-        discriminator: Annotated[str, typer.Option(help="none, demo[:PATH] or package.module:callable "
-                                                        "(default: demo for the demo model, else none).")] = "",
-        control: Annotated[bool, typer.Option(help="Also ablate random unit sets of the same sizes.")] = True,
-        reference_seed: Annotated[int, typer.Option(help="Seed of the reference images.")] = 1,
-        model: Model = "demo", batch_size: BatchSize = 32, device: Device = "",
-    ) -> None:
-        """Rank units by the quality of the samples they fire on; ablate candidates; KID/FID before and after."""
-        from ganscope.artifacts import Scorer, ablation_quality, load_discriminator, load_reference, rank_units
-        from ganscope.artifacts.features import load_features
-        from ganscope.artifacts.plots import candidate_grid, plot_artifacts
-        from ganscope.artifacts.summary import ARTIFACTS_FILE
-        from ganscope.io import output_directory, write_json
-        from ganscope.results import Results
-        from ganscope.session import Session
-
-        if top < 1 or samples < 0 or reference_samples < 2:
-            raise GanscopeError("--top must be >= 1, --samples >= 0 and --reference-samples >= 2")
-        demo = model.partition(":")[0] == "demo"
-        if not reference and not demo:
-            raise GanscopeError("give --reference (images of the real distribution) for a model other than demo")
-        res = Results.load(results)
-        chosen = _marked(mark, marked, res, results if results.is_dir() else results.parent, layer)
-        out = results if out is None else out
-        with output_directory(out):
-            session = Session.from_specs(model, None, seed=res.seed, device=device or None, batch_size=batch_size)
-            device = session.device
-            disc = load_discriminator(discriminator or ("demo" if demo else "none"))
-            size = session.images([0]).shape[-1]
-            scorer = Scorer(load_features(features, device), load_reference(reference or "demo"), reference or "demo",
-                            reference_samples, reference_seed, size, None if disc is None else disc.to(device), device)
-            ranking = rank_units(session, res, layer, scorer, score)
-            quality = None
-            if samples:
-                sets = _unit_sets(ranking.ranked(), chosen, sizes, control, res.seed)
-                quality = ablation_quality(session, layer, sets, scorer, start=res.samples, samples=samples,
-                                           blocks=blocks, bootstrap=bootstrap)
-            label = scorer.features.label
-            data = {"model": model, "results": str(results), "dissection_samples": res.samples, **scorer.describe(),
-                    "top": top, "ranking": ranking.to_json(),
-                    "quality": None if quality is None else quality.to_json()}
-            write_json(out / ARTIFACTS_FILE, data)
-            plot = plot_artifacts(ranking, quality, label, top, out / "artifacts.png")
-            grid = candidate_grid(session, ranking, top, out / "candidates.png")
-            _print_ranking(ranking, label, top)
-            if quality is not None:
-                _print_quality(quality, label, reference_samples)
-            typer.echo(f"results: {out / ARTIFACTS_FILE}, plot: {plot}, candidates: {grid} (one row per unit)")
+    app.command()(artifacts)

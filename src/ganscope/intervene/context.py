@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 
 import torch
 
 from ganscope.budget import check_memory, check_span
 from ganscope.edits import Intervention
 from ganscope.errors import GanscopeError
+from ganscope.experiment import ExperimentResult, Schema
+from ganscope.progress import ProgressCallback
 from ganscope.regions import Region
 from ganscope.session import Cut, fractions
 
 
-@dataclass
-class ContextRow:
+class ContextRow(Schema):
     before: str
     trials: int
     successes: int
@@ -30,18 +30,16 @@ class ContextRow:
     mean_fraction: float  # mean concept fraction in the tile after insertion
 
 
-@dataclass
-class ContextResult:
+class ContextResult(ExperimentResult):
+    FILE = "context.json"
     concept: str
     layer: str
     units: list[int]
     samples: int
+    start: int = 0
     tile: int
     min_fraction: float
     rows: list[ContextRow]  # most trials first
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 def tiles(h: int, w: int, size: int) -> list[torch.Tensor]:
@@ -59,14 +57,16 @@ def tiles(h: int, w: int, size: int) -> list[torch.Tensor]:
 
 
 @torch.no_grad()
-def context(cut: Cut, units: Sequence[int], concept: str, *, samples: int, values: torch.Tensor | float,
-            tile: int = 2, min_fraction: float = 0.25) -> ContextResult:
-    """Insert ``units`` in every tile of samples [0, samples); success rates grouped by the concept before."""
-    check_span("samples", 0, samples)
+def context(cut: Cut, units: Sequence[int], concept: str, *, values: torch.Tensor | float, tile: int = 2,
+            min_fraction: float = 0.25, samples: int, start: int = 0,
+            progress: bool | ProgressCallback = False) -> ContextResult:
+    """Insert ``units`` in every tile of samples [start, start + samples); success rates grouped by the concept
+    before."""
+    check_span("samples", start, samples)
     check_memory("samples", samples, 8 * 4096, "per-tile shares")  # at most 4096 tiles a sample (64 x 64 cells)
     c = cut.concept(concept)
     trials: dict[int, list[float]] = defaultdict(list)
-    for _, prefix in cut.prefixes(range(samples)):
+    for _, prefix in cut.prefixes(range(start, start + samples), progress, "context"):
         before = cut.labels(cut.finish(prefix))
         for cells in tiles(*prefix.acts.shape[2:], tile):
             edit = Intervention(cut.layer, list(units), values, Region(cells > 0))
@@ -76,8 +76,11 @@ def context(cut: Cut, units: Sequence[int], concept: str, *, samples: int, value
             majority = before[:, pixels > 0].mode(dim=1).values
             for label, share in zip(majority.tolist(), fractions(after == c, pixels).tolist()):
                 trials[label].append(share)
-    rows = [ContextRow(cut.concepts[label], len(shares), sum(s >= min_fraction for s in shares),
-                       sum(s >= min_fraction for s in shares) / len(shares), sum(shares) / len(shares))
-            for label, shares in trials.items()]
+    rows = []
+    for label, shares in trials.items():
+        hits = sum(s >= min_fraction for s in shares)
+        rows.append(ContextRow(before=cut.concepts[label], trials=len(shares), successes=hits,
+                               rate=hits / len(shares), mean_fraction=sum(shares) / len(shares)))
     rows.sort(key=lambda row: (-row.trials, row.before))
-    return ContextResult(concept, cut.layer, list(units), samples, tile, min_fraction, rows)
+    return ContextResult(concept=concept, layer=cut.layer, units=list(units), samples=samples, start=start, tile=tile,
+                         min_fraction=min_fraction, rows=rows)

@@ -7,12 +7,12 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from ganscope.intervene.context import ContextResult
-from ganscope.intervene.effect import Curve
-from ganscope.intervene.optimize import Comparison
+from ganscope.intervene.effect import CurveResult
+from ganscope.intervene.optimize import ComparisonResult
 from ganscope.plotting import error_bars, save_figure
 
 
-def plot_curve(curve: Curve, path: Path) -> Path:
+def plot_curve(curve: CurveResult, path: Path) -> Path:
     """Concept pixels removed (% of baseline) against the number of top units ablated."""
     fig = Figure(figsize=(5, 3.5))
     ax = fig.add_subplot()
@@ -30,7 +30,7 @@ def plot_curve(curve: Curve, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def plot_comparison(comparison: Comparison, concept: str, path: Path) -> Path:
+def plot_comparison(comparison: ComparisonResult, concept: str, path: Path) -> Path:
     """ACE (insertion) or pixels removed (% of baseline, ablation) of the top-n units by alpha and by IoU."""
     fig = Figure(figsize=(5, 3.5))
     ax = fig.add_subplot()

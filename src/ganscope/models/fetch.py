@@ -1,4 +1,4 @@
-"""Download catalog checkpoints into the cache with a progress bar and a sha256 check."""
+"""Download catalog checkpoints into the cache with a progress bar (the one display) and a sha256 check."""
 
 from __future__ import annotations
 
@@ -6,17 +6,16 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-
 from ganscope.errors import GanscopeError
 from ganscope.io import atomic_write
 from ganscope.models.catalog import CatalogEntry, cached_path
 from ganscope.models.integrity import CHUNK, check_once, check_sha256
+from ganscope.progress import ProgressCallback, progress_bar
 
 CONNECT_TIMEOUT_S = 10
 
 
-def fetch(entry: CatalogEntry, progress: bool = True) -> Path:
+def fetch(entry: CatalogEntry, progress: bool | ProgressCallback = True) -> Path:
     """Download ``entry`` into the cache (atomically; nothing is left behind on failure)."""
     dest = cached_path(entry)
     if dest.is_file():
@@ -30,16 +29,13 @@ def fetch(entry: CatalogEntry, progress: bool = True) -> Path:
             reason = getattr(err, "reason", err)
             raise GanscopeError(f"cannot download {entry.url} ({reason}); with no network, download it "
                                 f"elsewhere and place it at {dest}") from err
-        with response, tmp.open("wb") as out, _bar(progress) as bar:
-            task = bar.add_task(entry.name, total=int(response.headers.get("Content-Length") or 0) or None)
+        total = int(response.headers.get("Content-Length") or 0)
+        with response, tmp.open("wb") as out, progress_bar(progress, f"{entry.name} (bytes)", total) as update:
+            done = 0
             for block in iter(lambda: response.read(CHUNK), b""):
                 out.write(block)
-                bar.advance(task, len(block))
+                done += len(block)
+                update(done, f"{done / 2**20:.0f} MiB")
         check_sha256(tmp, entry.sha256, entry.url)
 
     return atomic_write(dest, download)
-
-
-def _bar(enabled: bool) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                    disable=not enabled, transient=True)

@@ -8,26 +8,20 @@ the weights they were computed for. A file computed for other weights is refused
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from ganscope.errors import GanscopeError, location
-from ganscope.io import write_json
+from ganscope.errors import GanscopeError
+from ganscope.experiment import ExperimentResult, Schema
 
 PAINT_SETS_FILE = "paint_sets.json"
-SCHEMA_VERSION = 1
 Mode = Literal["draw", "remove"]
 Ranking = Literal["trained", "iou"]
 
 
-class _Schema(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class Candidate(_Schema):
+class Candidate(Schema):
     """One candidate set tried for a button, and its score on the selection samples."""
 
     layer: str
@@ -38,7 +32,7 @@ class Candidate(_Schema):
     elsewhere: float | None = Field(None, ge=0, le=1, description="draw success where the concept does not belong")
 
 
-class PaintSet(_Schema):
+class PaintSet(Schema):
     """What one paint button edits: ``units`` of ``layer`` set to ``levels`` (0 for remove)."""
 
     concept: str
@@ -60,7 +54,7 @@ class PaintSet(_Schema):
         return self
 
 
-class Settings(_Schema):
+class Settings(Schema):
     """Everything that determines the sets (a re-run with the same settings and weights reproduces them)."""
 
     layers: list[str] = Field(min_length=1)
@@ -74,8 +68,13 @@ class Settings(_Schema):
     dissection: int = Field(ge=1, description="samples of the dissection whose IoU ranking the candidates include")
 
 
-class PaintSets(_Schema):
-    schema_version: int = SCHEMA_VERSION
+class PaintSets(ExperimentResult):
+    """The result of ``compute_paint_sets``: every button's set, the settings that chose them, the weights."""
+
+    FILE = PAINT_SETS_FILE
+    WHAT = "paint sets"
+    ARGUMENT = "paint_sets"
+    MISSING = "; compute them with `ganscope paint-sets`"
     model: str
     segmenter: str
     weights: str = Field(description="fingerprint of the generator's and segmenter's weights")
@@ -97,31 +96,6 @@ class PaintSets(_Schema):
                                     "this model does not have; recompute them with `ganscope paint-sets`",
                                     argument="paint_sets")
         return self
-
-    def save(self, directory: str | Path) -> Path:
-        return write_json(Path(directory) / PAINT_SETS_FILE, self.model_dump(mode="json"))
-
-    @classmethod
-    def load(cls, path: str | Path) -> PaintSets:
-        """Load and validate a paint-set file (a directory means its ``paint_sets.json``)."""
-        path = Path(path)
-        path = path / PAINT_SETS_FILE if path.is_dir() else path
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise GanscopeError(f"no paint sets at {path}; compute them with `ganscope paint-sets`",
-                                argument="paint_sets") from None
-        except (OSError, ValueError) as err:
-            raise GanscopeError(f"cannot read paint sets {path}: {err}", argument="paint_sets") from None
-        if isinstance(data, dict) and data.get("schema_version") not in (None, SCHEMA_VERSION):
-            raise GanscopeError(f"{path} has paint-set schema version {data.get('schema_version')}; this ganscope "
-                                f"reads version {SCHEMA_VERSION}", argument="paint_sets")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as err:
-            first = err.errors()[0]
-            where = location(first["loc"])
-            raise GanscopeError(f"invalid paint sets {path}: {where}: {first['msg']}", argument="paint_sets") from None
 
 
 def find(directory: str | Path | None) -> Path | None:

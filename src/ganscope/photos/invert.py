@@ -26,10 +26,11 @@ import torch.nn.functional as F
 from safetensors import safe_open
 
 from ganscope.budget import MAX_STEPS, check_count
+from ganscope.checkpoint import resume, save_state
 from ganscope.edits import Intervention
 from ganscope.errors import GanscopeError
 from ganscope.images import save_png
-from ganscope.io import load_checkpoint, output_directory, save_checkpoint, save_weights, write_json
+from ganscope.io import output_directory, save_weights, write_json
 from ganscope.photos.adapt import PhotoGenerator
 from ganscope.photos.composite import MARGIN, THRESHOLD, change_mask, composite, edit_limit
 from ganscope.photos.images import photo_digest, read_photo
@@ -47,17 +48,17 @@ MAX_STARTS = 256  # random starting latents, optimised together as one batch
 class InvertOptions:
     """Everything that determines an inversion's result (its fingerprint)."""
 
-    layer: str
-    starts: int = 8
-    search_steps: int = 30
-    steps: int = 170
-    adapt_steps: int = 200
-    lr: float = 0.1
-    adapt_lr: float = 0.01
-    perceptual: str = "auto"
-    perceptual_weight: float = 1.0
-    regularise: float = 0.05
-    seed: int = 0
+    layer: str  # the layer the photo will be painted at; the layers after it are adapted
+    starts: int = 8  # random starting latents, optimised together as one batch
+    search_steps: int = 30  # steps on all starts before the best is kept
+    steps: int = 170  # latent refinement steps of the best start (step 1)
+    adapt_steps: int = 200  # steps adapting the layers after ``layer`` (step 2)
+    lr: float = 0.1  # Adam's rate for the latent
+    adapt_lr: float = 0.01  # Adam's rate for the adaptation
+    perceptual: str = "auto"  # perceptual features: auto, none, demo or package.module:callable
+    perceptual_weight: float = 1.0  # of the perceptual term, beside the pixel term's 1
+    regularise: float = 0.05  # L2 weight on the adaptation
+    seed: int = 0  # of the starting latents
 
     def check(self) -> None:
         check_count("starts", self.starts, MAX_STARTS)  # the starts run as one batch
@@ -254,7 +255,7 @@ class _Run:
         return metrics
 
     def _checkpoint(self, optimiser: torch.optim.Adam) -> None:
-        save_checkpoint(self.directory / CHECKPOINT, {
+        save_state(self.directory / CHECKPOINT, {
             "fingerprint": self.fingerprint, "step": self.step, "latent": self.latent.detach().cpu(),
             "adaptation": {k: v.cpu() for k, v in self.gen.adaptation().items()}, "step1": self.step1,
             "optimiser": optimiser.state_dict()})
@@ -262,11 +263,10 @@ class _Run:
     def _resume(self) -> dict[str, Any] | None:
         """Restore a checkpoint of this very inversion; its Adam state, or None when there is none."""
         path = None if self.directory is None else self.directory / CHECKPOINT
-        if path is None or not path.is_file():
+        state = resume(path, lambda s: "" if s.get("fingerprint") == self.fingerprint else
+                       "it inverts another photo, with other options or weights")
+        if state is None:
             return None
-        state = load_checkpoint(path)
-        if state.get("fingerprint") != self.fingerprint:
-            return None  # another photo, other options or weights: start afresh (the checkpoint is overwritten)
         self.step, self.step1 = int(state["step"]), dict(state["step1"])
         self.latent = state["latent"].to(self.target.device)
         self.gen.load_adaptation(state["adaptation"])

@@ -34,10 +34,10 @@ from ganscope.server.edits import paint_edits
 from ganscope.server.errors import log
 from ganscope.server.limits import MAX_EDITS, MAX_QUEUED_PHOTOS, TooMany
 from ganscope.server.service import ModelService, data_url
+from ganscope.server.state import PNG
 from ganscope.session import Session
 
 MAX_PHOTOS = 8
-PNG = {200: {"content": {"image/png": {}}, "description": "a PNG image"}}
 
 
 class PhotoStatus(BaseModel):

@@ -12,13 +12,14 @@ import copy
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganscope.errors import GanscopeError
-from ganscope.io import load_checkpoint, save_checkpoint, save_weights
+from ganscope.checkpoint import load_state, resume, save_state
+from ganscope.io import save_weights
 from ganscope.models.demo import DemoDiscriminator, DemoGenerator, EqualConv2d, EqualLinear, StridedDiscriminator
 from ganscope.progress import progress_bar
 from ganscope.segmenters import load_segmenter
@@ -27,7 +28,6 @@ from ganscope.train.augment import diff_augment
 from ganscope.train.concepts import ConceptFrequencies
 from ganscope.train.projected import ProjectedDiscriminator
 from ganscope.train.recipes import Recipe, get_recipe
-from ganscope.train.state import load_state, save_state
 from ganscope.world import render
 
 WORLD_TRAIN_SEED = 1  # held-out evaluation uses other seeds
@@ -50,10 +50,6 @@ def _world_batch(step: int, batch: int, device: str, size: int = 64) -> tuple[to
     return scenes.images.to(device), scenes.labels.to(device)
 
 
-def _resume(path: Path) -> dict | None:
-    return load_checkpoint(path) if path.is_file() else None
-
-
 def _param_groups(modules: list[nn.Module], recipe: Recipe) -> list[dict]:
     """Adam parameter groups: one at ``recipe.lr``, or, without equalised steps, one per scaled weight.
 
@@ -68,107 +64,135 @@ def _param_groups(modules: list[nn.Module], recipe: Recipe) -> list[dict]:
     return [{"params": [p], "lr": recipe.lr / scaled.get(id(p), 1.0)} for p in trainable]
 
 
+class GeneratorTrainer:
+    """One demo-generator training run: models, optimisers and counters. ``step`` trains on one batch;
+    ``state_dict`` / ``load_state_dict`` checkpoint and resume it (``checkpoint.save_state`` / ``resume``).
+
+    Non-saturating GAN loss with lazy R1 on reals, Adam, EMA generator; the rest per ``recipe``. The EMA
+    half-life is ``ema_kimg`` thousand images, shortened early in training to ``ema_rampup`` times the
+    images seen so far (as in StyleGAN2-ADA). Instance noise or DiffAugment keeps the discriminator from
+    separating real and fake by the world's fine sensor noise alone (without either, the generator collapses
+    to one layout).
+    """
+
+    def __init__(self, cfg: TrainConfig, recipe: Recipe):
+        self.cfg, self.recipe, self.device = cfg, recipe, cfg.device
+        pixel_disc = {"resnet": DemoDiscriminator, "strided": StridedDiscriminator}[recipe.disc]
+        with torch.random.fork_rng():  # initial weights depend on cfg.seed only
+            torch.manual_seed(cfg.seed)
+            self.gen = DemoGenerator(channels=recipe.channels, norm=recipe.generator_norm).to(self.device)
+            self.discs: dict[str, nn.Module] = {"pixel": pixel_disc(recipe.disc_channels or recipe.channels)
+                                                .to(self.device)}
+            if recipe.projected:
+                self.discs["projected"] = ProjectedDiscriminator(load_segmenter("demo").net,
+                                                                 self.gen.resolution).to(self.device)
+        self.ema = copy.deepcopy(self.gen).eval().requires_grad_(False)
+        self.concepts = (ConceptFrequencies.of_world(WORLD_TRAIN_SEED, self.gen.resolution, self.device,
+                                                     boost=dict(recipe.concept_boost))
+                         if recipe.concept_weight else None)
+        self.opt_g = torch.optim.Adam(_param_groups([self.gen], recipe), betas=recipe.betas)
+        self.opt_d = torch.optim.Adam(_param_groups(list(self.discs.values()), recipe), betas=recipe.betas)
+        self.steps, self.elapsed, self.cpu = 0, 0.0, 0.0
+        self.phases = [{"recipe": recipe.describe(), "from_step": 0}]
+
+    def mismatch(self, state: dict[str, Any]) -> str:
+        """Why this run cannot continue ``state`` ("" when it can: same recipe, or the one it warm-starts from)."""
+        theirs, warm = state["recipe"], self.recipe.warm_start
+        if self.recipe.matches(theirs) or (warm is not None and get_recipe(warm).matches(theirs)):
+            return ""
+        return "it was trained with another recipe; use a new run_dir"
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue ``state``; a warm start from another recipe begins a new phase at its step."""
+        self.phases = state.get("phases", [{"recipe": state["recipe"], "from_step": 0}])
+        if not self.recipe.matches(state["recipe"]):
+            self.phases.append({"recipe": self.recipe.describe(), "from_step": state["step"]})
+        self.gen.load_state_dict(state["gen"])
+        self.ema.load_state_dict(state["ema"])
+        for name, disc in self.discs.items():
+            disc.load_state_dict(state["disc"][name])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.steps, self.elapsed, self.cpu = state["step"], state["elapsed"], state["cpu"]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"recipe": self.recipe.describe(), "gen": self.gen.state_dict(), "ema": self.ema.state_dict(),
+                "disc": {name: d.state_dict() for name, d in self.discs.items()},
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "step": self.steps,
+                "elapsed": self.elapsed, "cpu": self.cpu, "batch": self.recipe.batch, "phases": self.phases}
+
+    def step(self) -> tuple[float, float]:
+        """One discriminator and one generator update on batch ``steps``; returns their losses."""
+        t0, c0, recipe, step = time.perf_counter(), time.process_time(), self.recipe, self.steps
+        real, _ = _world_batch(step, recipe.batch, self.device, size=self.gen.resolution)
+        noise = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step)
+        z = torch.randn(recipe.batch, *self.gen.latent_shape, generator=noise).to(self.device)
+        fake = self.gen(z)
+        d_loss = (F.softplus(self._judge(fake.detach(), noise)).mean(1).sum()
+                  + F.softplus(-self._judge(real, noise)).mean(1).sum())
+        if step % recipe.r1_every == 0:
+            real = real.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.discs["pixel"](real).sum(), real, create_graph=True)
+            d_loss = d_loss + recipe.r1_gamma / 2 * grad.pow(2).sum(dim=(1, 2, 3)).mean() * recipe.r1_every
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        g_loss = F.softplus(-self._judge(fake, noise)).mean(1).sum()
+        if self.concepts is not None and step % recipe.concept_every == 0:
+            g_loss = g_loss + recipe.concept_weight * recipe.concept_every * self.concepts.loss(fake)
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        self._update_ema()
+        self.steps += 1
+        self.elapsed += time.perf_counter() - t0
+        self.cpu += time.process_time() - c0
+        return d_loss.item(), g_loss.item()
+
+    def _judge(self, images: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
+        """Every discriminator's logit for the same augmented view, summed over discriminators' losses later."""
+        if self.recipe.augment:
+            images = diff_augment(images, self.recipe.augment, noise)
+        if self.recipe.instance_noise:
+            images = images + torch.randn(images.shape, generator=noise).to(self.device) * self.recipe.instance_noise
+        return torch.stack([d(images) for d in self.discs.values()])
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        recipe = self.recipe
+        ema_images = min(recipe.ema_kimg * 1000, (self.steps + 1) * recipe.batch * recipe.ema_rampup)
+        ema_beta = 0.5 ** (recipe.batch / max(ema_images, 1e-8))
+        for p_ema, p in zip(self.ema.parameters(), self.gen.parameters()):
+            p_ema.lerp_(p, 1 - ema_beta)
+        for b_ema, b in zip(self.ema.buffers(), self.gen.buffers()):  # batch-norm statistics, as they are
+            b_ema.copy_(b)
+
+
 def train_generator(cfg: TrainConfig, recipe: Recipe, cpu_seconds: float | None = None) -> Path:
-    """Non-saturating GAN loss with lazy R1 on reals, Adam, EMA generator; the rest per ``recipe``.
+    """Train (or resume training) the demo generator in ``cfg.run_dir``; see ``GeneratorTrainer``.
 
     Training stops after ``cfg.steps`` steps or ``cpu_seconds`` of process CPU time, whichever
     comes first (CPU time, not wall time, so that recipes trained side by side or beside other
-    work get equal compute). The EMA half-life is ``ema_kimg`` thousand images, shortened early
-    in training to ``ema_rampup`` times the images seen so far (as in StyleGAN2-ADA). Instance
-    noise or DiffAugment keeps the discriminator from separating real and fake by the world's
-    fine sensor noise alone (without either, the generator collapses to one layout).
+    work get equal compute).
     """
-    device = cfg.device
-    pixel_disc = {"resnet": DemoDiscriminator, "strided": StridedDiscriminator}[recipe.disc]
-    with torch.random.fork_rng():  # initial weights depend on cfg.seed only
-        torch.manual_seed(cfg.seed)
-        gen = DemoGenerator(channels=recipe.channels, norm=recipe.generator_norm).to(device)
-        discs: dict[str, nn.Module] = {"pixel": pixel_disc(recipe.disc_channels or recipe.channels).to(device)}
-        if recipe.projected:
-            discs["projected"] = ProjectedDiscriminator(load_segmenter("demo").net, gen.resolution).to(device)
-    ema = copy.deepcopy(gen).eval().requires_grad_(False)
-    concepts = (ConceptFrequencies.of_world(WORLD_TRAIN_SEED, gen.resolution, device, boost=dict(recipe.concept_boost))
-                if recipe.concept_weight else None)
-    opt_g = torch.optim.Adam(_param_groups([gen], recipe), betas=recipe.betas)
-    opt_d = torch.optim.Adam(_param_groups(list(discs.values()), recipe), betas=recipe.betas)
+    trainer = GeneratorTrainer(cfg, recipe)
     path = cfg.run_dir / "generator.safetensors"
-    start, elapsed, cpu = 0, 0.0, 0.0
-    phases = [{"recipe": recipe.describe(), "from_step": 0}]
-    if path.is_file():
-        state = load_state(path)
-        phases = state.get("phases", [{"recipe": state["recipe"], "from_step": 0}])
-        if not recipe.matches(state["recipe"]):
-            if recipe.warm_start is None or not get_recipe(recipe.warm_start).matches(state["recipe"]):
-                raise GanscopeError(f"{path} was trained with another recipe; use a new run_dir")
-            phases.append({"recipe": recipe.describe(), "from_step": state["step"]})
-        gen.load_state_dict(state["gen"])
-        ema.load_state_dict(state["ema"])
-        for name, disc in discs.items():
-            disc.load_state_dict(state["disc"][name])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        start, elapsed, cpu = state["step"], state["elapsed"], state["cpu"]
-
-    def checkpoint(step: int) -> None:
-        save_state(path, {
-            "recipe": recipe.describe(), "gen": gen.state_dict(), "ema": ema.state_dict(),
-            "disc": {name: d.state_dict() for name, d in discs.items()},
-            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-            "step": step, "elapsed": elapsed, "cpu": cpu, "batch": recipe.batch, "phases": phases,
-        })
-        if cfg.export is not None:
-            export_generator(path, cfg.export)
-
-    def judge(images: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
-        """Every discriminator's logit for the same augmented view, summed over discriminators' losses later."""
-        if recipe.augment:
-            images = diff_augment(images, recipe.augment, noise)
-        if recipe.instance_noise:
-            images = images + torch.randn(images.shape, generator=noise).to(device) * recipe.instance_noise
-        return torch.stack([d(images) for d in discs.values()])
+    state = resume(path, trainer.mismatch, strict=True)
+    if state is not None:
+        trainer.load_state_dict(state)
 
     def budget_left() -> bool:
-        return step < cfg.steps and (cpu_seconds is None or cpu < cpu_seconds)
+        return trainer.steps < cfg.steps and (cpu_seconds is None or trainer.cpu < cpu_seconds)
 
     with progress_bar(True, "generator", cfg.steps if cpu_seconds is None else cpu_seconds) as update:
-        step = start
         while budget_left():
-            t0, c0 = time.perf_counter(), time.process_time()
-            real, _ = _world_batch(step, recipe.batch, device, size=gen.resolution)
-            noise = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-            z = torch.randn(recipe.batch, *gen.latent_shape, generator=noise).to(device)
-            fake = gen(z)
-            d_loss = (F.softplus(judge(fake.detach(), noise)).mean(1).sum()
-                      + F.softplus(-judge(real, noise)).mean(1).sum())
-            if step % recipe.r1_every == 0:
-                real = real.detach().requires_grad_(True)
-                (grad,) = torch.autograd.grad(discs["pixel"](real).sum(), real, create_graph=True)
-                d_loss = d_loss + recipe.r1_gamma / 2 * grad.pow(2).sum(dim=(1, 2, 3)).mean() * recipe.r1_every
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-
-            g_loss = F.softplus(-judge(fake, noise)).mean(1).sum()
-            if concepts is not None and step % recipe.concept_every == 0:
-                g_loss = g_loss + recipe.concept_weight * recipe.concept_every * concepts.loss(fake)
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
-            ema_images = min(recipe.ema_kimg * 1000, (step + 1) * recipe.batch * recipe.ema_rampup)
-            ema_beta = 0.5 ** (recipe.batch / max(ema_images, 1e-8))
-            with torch.no_grad():
-                for p_ema, p in zip(ema.parameters(), gen.parameters()):
-                    p_ema.lerp_(p, 1 - ema_beta)
-                for b_ema, b in zip(ema.buffers(), gen.buffers()):  # batch-norm statistics, as they are
-                    b_ema.copy_(b)
-
-            step += 1
-            elapsed += time.perf_counter() - t0
-            cpu += time.process_time() - c0
-            update(step if cpu_seconds is None else cpu,
-                   info=f"step {step} D {d_loss.item():.3f} G {g_loss.item():.3f}")
-            if step % cfg.checkpoint_every == 0 or not budget_left():
-                checkpoint(step)
+            d_loss, g_loss = trainer.step()
+            update(trainer.steps if cpu_seconds is None else trainer.cpu,
+                   info=f"step {trainer.steps} D {d_loss:.3f} G {g_loss:.3f}")
+            if trainer.steps % cfg.checkpoint_every == 0 or not budget_left():
+                save_state(path, trainer.state_dict())
+                if cfg.export is not None:
+                    export_generator(path, cfg.export)
     return path
 
 
@@ -211,7 +235,7 @@ def train_segmenter(cfg: TrainConfig) -> Path:
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.steps)
     ckpt_path = cfg.run_dir / "segmenter.ckpt"
     start, elapsed = 0, 0.0
-    if (state := _resume(ckpt_path)) is not None:
+    if (state := resume(ckpt_path, lambda state: "")) is not None:
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
@@ -230,7 +254,7 @@ def train_segmenter(cfg: TrainConfig) -> Path:
             elapsed += time.perf_counter() - t0
             update(step + 1, info=f"loss {loss.item():.3f}")
             if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
-                save_checkpoint(ckpt_path, {
+                save_state(ckpt_path, {
                     "net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                     "step": step + 1, "elapsed": elapsed,
                 })

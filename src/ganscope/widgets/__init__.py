@@ -170,12 +170,12 @@ class MaskRanker(_SampleWidget):
             self.ranking, self.ablated = [], []
             super().redraw()
             return
-        ranking, images = rank_by_mask(self.session.at(self.layer), self.index, torch.from_numpy(mask))
+        ranking = rank_by_mask(self.session.at(self.layer), torch.from_numpy(mask), start=self.index)
+        images = ranking.images
         self.image, self.error = _png_url(images[0]), ""  # the original, already drawn by the ranking
         left: list[float | None] = [None] * len(images)
         if self.concept:
-            concept = self.session.concept(self.concept)
-            left = self.session.fractions(images, concept, footprint=torch.from_numpy(mask).float()).tolist()
+            left = self.session.fractions(images, self.concept, footprint=torch.from_numpy(mask).float()).tolist()
         self.ranking = [{"unit": u, "score": round(ranking.scores[u], 4)} for u in ranking.ranking[:8]]
         self.ablated = [{"top": n, "image": _png_url(image), "left": share}
                         for n, image, share in zip((0, *ABLATION_SIZES), images, left)]

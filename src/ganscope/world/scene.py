@@ -110,121 +110,155 @@ def render(indices: Sequence[int], seed: int = 0, size: int = 64) -> Scenes:
 
 def _draw(indices: Sequence[int], seed: int, images: torch.Tensor, labels: torch.Tensor) -> None:
     """Render scenes ``indices`` into ``images`` (B, 3, H, W) and ``labels`` (B, H, W)."""
-    size = images.shape[-1]
-    u = uniforms(seed, indices, _NUM_UNIFORMS)
-    batch = u.shape[0]
-    take = iter(range(_NUM_UNIFORMS))
+    pen = _Pen(uniforms(seed, indices, _NUM_UNIFORMS), images.shape[-1])
+    horizon = _sky(pen)
+    _ground(pen, horizon)
+    _building(pen, horizon)
+    _trees(pen, horizon)
+    _light(pen, images, labels)
 
-    def nxt(lo: float = 0.0, hi: float = 1.0) -> torch.Tensor:
-        return _lerp(u[:, next(take)], lo, hi)
 
-    def nxt3() -> torch.Tensor:
-        return torch.stack([u[:, next(take)] for _ in range(3)], 1)
+def _col(t: torch.Tensor) -> torch.Tensor:
+    """(B,) -> (B, 1, 1), to broadcast per-scene numbers over pixels."""
+    return t[:, None, None]
 
-    coords = (torch.arange(size, dtype=torch.float32) + 0.5) / size
-    y = coords[None, :, None]  # (1, H, 1): masks broadcast to (B, H, W) only when combined
-    x = coords[None, None, :]
-    canvas = _Canvas(batch, size)
-    col = lambda t: t[:, None, None]  # noqa: E731  (B,) -> (B, 1, 1) for broadcasting
 
-    # Sky: a vertical gradient from a deep top colour to a pale horizon.
-    horizon = nxt(0.5, 0.66)
-    top = _colour(nxt3(), (0.25, 0.45, 0.85), 0.12)
-    low = _colour(nxt3(), (0.75, 0.85, 0.95), 0.06)
-    t = (y / col(horizon)).clamp(0, 1)[:, None]
-    canvas.paint(top[:, :, None, None] * (1 - t) + low[:, :, None, None] * t, "sky", y < col(horizon))
+class _Pen:
+    """A batch of scenes being drawn: the uniforms, taken in a fixed order (so scene i depends only on
+    (seed, i)), the pixel coordinates and the canvas."""
 
+    def __init__(self, u: torch.Tensor, size: int):
+        self.u, self.size, self.batch = u, size, u.shape[0]
+        self.take = iter(range(_NUM_UNIFORMS))
+        coords = (torch.arange(size, dtype=torch.float32) + 0.5) / size
+        self.y = coords[None, :, None]  # (1, H, 1): masks broadcast to (B, H, W) only when combined
+        self.x = coords[None, None, :]
+        self.canvas = _Canvas(self.batch, size)
+
+    def nxt(self, lo: float = 0.0, hi: float = 1.0) -> torch.Tensor:
+        return _lerp(self.u[:, next(self.take)], lo, hi)
+
+    def nxt3(self) -> torch.Tensor:
+        return torch.stack([self.u[:, next(self.take)] for _ in range(3)], 1)
+
+
+def _sky(p: _Pen) -> torch.Tensor:
+    """A vertical gradient from a deep top colour to a pale horizon, and clouds; returns the horizon."""
+    x, y = p.x, p.y
+    horizon = p.nxt(0.5, 0.66)
+    top = _colour(p.nxt3(), (0.25, 0.45, 0.85), 0.12)
+    low = _colour(p.nxt3(), (0.75, 0.85, 0.95), 0.06)
+    t = (y / _col(horizon)).clamp(0, 1)[:, None]
+    p.canvas.paint(top[:, :, None, None] * (1 - t) + low[:, :, None, None] * t, "sky", y < _col(horizon))
     for _ in range(_MAX_CLOUDS):
-        present = nxt() < 0.55
-        cx, cy = nxt(-0.1, 1.1), nxt(0.06, 1.0) * (horizon - 0.2) + 0.04
-        rx = nxt(0.1, 0.22)
-        ry = rx * nxt(0.3, 0.5)
-        grey = nxt(0.85, 1.0)
-        inside = ((x - col(cx)) / col(rx)) ** 2 + ((y - col(cy)) / col(ry)) ** 2 < 1
-        canvas.paint(grey[:, None].expand(-1, 3), "cloud", inside, (y < col(horizon)) & col(present))
+        present = p.nxt() < 0.55
+        cx, cy = p.nxt(-0.1, 1.1), p.nxt(0.06, 1.0) * (horizon - 0.2) + 0.04
+        rx = p.nxt(0.1, 0.22)
+        ry = rx * p.nxt(0.3, 0.5)
+        grey = p.nxt(0.85, 1.0)
+        inside = ((x - _col(cx)) / _col(rx)) ** 2 + ((y - _col(cy)) / _col(ry)) ** 2 < 1
+        p.canvas.paint(grey[:, None].expand(-1, 3), "cloud", inside, (y < _col(horizon)) & _col(present))
+    return horizon
 
-    # Ground: grass with a slight gradient; a road narrowing towards the horizon.
-    grass = _colour(nxt3(), (0.3, 0.6, 0.22), 0.08)
-    shade = (0.85 + 0.25 * (y - col(horizon)).clamp(0, 1))[:, None]
-    canvas.paint(grass[:, :, None, None] * shade, "grass", y >= col(horizon))
-    road_present = nxt() < 0.7
-    road_x, road_w = nxt(0.25, 0.75), nxt(0.12, 0.28)
-    depth = ((y - col(horizon)) / (1 - col(horizon))).clamp(0, 1)
-    road_half = 0.015 + (col(road_w) - 0.015) * depth
-    on_road = (x - col(road_x)).abs() < road_half
-    grey = nxt(0.42, 0.62)[:, None] * torch.tensor([1.0, 0.97, 0.92])
-    canvas.paint(grey, "road", on_road, (y >= col(horizon)) & col(road_present))
 
-    # The building: a wall of brick or plaster, a gable roof or a dome, a door, windows.
-    present = nxt() < 0.92
-    bx, bw = nxt(0.3, 0.7), nxt(0.36, 0.6)
-    wall_top = horizon - nxt(0.18, 0.32)
-    base = horizon + nxt(0.05, 0.12)
+def _ground(p: _Pen, horizon: torch.Tensor) -> None:
+    """Grass with a slight gradient; a road narrowing towards the horizon."""
+    x, y = p.x, p.y
+    grass = _colour(p.nxt3(), (0.3, 0.6, 0.22), 0.08)
+    shade = (0.85 + 0.25 * (y - _col(horizon)).clamp(0, 1))[:, None]
+    p.canvas.paint(grass[:, :, None, None] * shade, "grass", y >= _col(horizon))
+    road_present = p.nxt() < 0.7
+    road_x, road_w = p.nxt(0.25, 0.75), p.nxt(0.12, 0.28)
+    depth = ((y - _col(horizon)) / (1 - _col(horizon))).clamp(0, 1)
+    road_half = 0.015 + (_col(road_w) - 0.015) * depth
+    on_road = (x - _col(road_x)).abs() < road_half
+    grey = p.nxt(0.42, 0.62)[:, None] * torch.tensor([1.0, 0.97, 0.92])
+    p.canvas.paint(grey, "road", on_road, (y >= _col(horizon)) & _col(road_present))
+
+
+def _building(p: _Pen, horizon: torch.Tensor) -> None:
+    """A wall of brick or plaster, a gable roof or a dome, a door, windows."""
+    x, y, size = p.x, p.y, p.size
+    present = p.nxt() < 0.92
+    bx, bw = p.nxt(0.3, 0.7), p.nxt(0.36, 0.6)
+    wall_top = horizon - p.nxt(0.18, 0.32)
+    base = horizon + p.nxt(0.05, 0.12)
     left, right = bx - bw / 2, bx + bw / 2
-    wall_cols, wall_rows = _between(x, left, right), _between(y, wall_top, base) & col(present)  # wall: both
-    is_brick = nxt() < 0.5
-    brick = _colour(nxt3(), (0.62, 0.28, 0.2), 0.08)
-    plaster = _colour(nxt3(), (0.88, 0.84, 0.74), 0.07)
-    mortar = ((y * size).floor() % 3 == 0)[:, None].expand(batch, 1, size, 1)
+    wall_cols, wall_rows = _between(x, left, right), _between(y, wall_top, base) & _col(present)  # wall: both
+    is_brick = p.nxt() < 0.5
+    brick = _colour(p.nxt3(), (0.62, 0.28, 0.2), 0.08)
+    plaster = _colour(p.nxt3(), (0.88, 0.84, 0.74), 0.07)
+    mortar = ((y * size).floor() % 3 == 0)[:, None].expand(p.batch, 1, size, 1)
     brick_texture = torch.where(mortar, brick[:, :, None, None] * 0.7, brick[:, :, None, None])
-    canvas.paint(brick_texture, "brick", wall_cols, wall_rows & col(is_brick))
-    canvas.paint(plaster, "building", wall_cols, wall_rows & ~col(is_brick))
+    p.canvas.paint(brick_texture, "brick", wall_cols, wall_rows & _col(is_brick))
+    p.canvas.paint(plaster, "building", wall_cols, wall_rows & ~_col(is_brick))
+    _top(p, present, bx, bw, wall_top)
 
-    is_dome = nxt() < 0.45
-    apex = nxt(0.1, 0.2)
-    overhang = 0.03
-    frac = ((col(wall_top) - y) / col(apex)).clamp(0, 1)
-    half = (col(bw) / 2 + overhang) * (1 - frac)
-    gable_rows = _between(y, wall_top - apex, wall_top) & col(present & ~is_dome)
-    canvas.paint(_colour(nxt3(), (0.45, 0.2, 0.16), 0.1), "roof", (x - col(bx)).abs() < half, gable_rows)
-    drx = bw * nxt(0.22, 0.38)
-    dry = drx * nxt(0.8, 1.3)
-    dome = ((x - col(bx)) / col(drx)) ** 2 + ((y - col(wall_top)) / col(dry)) ** 2 < 1
-    palette = torch.tensor([[0.35, 0.6, 0.55], [0.55, 0.55, 0.6], [0.8, 0.65, 0.25]])
-    dome_colour = palette[(nxt() * 3).long().clamp(max=2)] * nxt(0.85, 1.1)[:, None]
-    canvas.paint(dome_colour.clamp(0, 1), "dome", dome, (y < col(wall_top)) & col(present & is_dome))
-
-    door_w = nxt(0.09, 0.13)
-    door_h = (base - wall_top) * nxt(0.4, 0.55)
-    door_x = bx + (nxt() - 0.5) * (bw - door_w) * 0.5
+    door_w = p.nxt(0.09, 0.13)
+    door_h = (base - wall_top) * p.nxt(0.4, 0.55)
+    door_x = bx + (p.nxt() - 0.5) * (bw - door_w) * 0.5
     door_cols, door_rows = _between(x, door_x - door_w / 2, door_x + door_w / 2), _between(y, base - door_h, base)
-    door_colour = _colour(nxt3(), (0.3, 0.17, 0.08), 0.06)
+    door_colour = _colour(p.nxt3(), (0.3, 0.17, 0.08), 0.06)
 
-    windows = nxt() < 0.85
-    win_w, win_h = nxt(0.08, 0.11), (base - wall_top) * nxt(0.22, 0.32)
-    win_y = wall_top + (base - wall_top) * nxt(0.12, 0.22)
-    win_dx = bw * nxt(0.27, 0.34)
-    glass = _colour(nxt3(), (0.12, 0.16, 0.3), 0.06)
+    windows = p.nxt() < 0.85
+    win_w, win_h = p.nxt(0.08, 0.11), (base - wall_top) * p.nxt(0.22, 0.32)
+    win_y = wall_top + (base - wall_top) * p.nxt(0.12, 0.22)
+    win_dx = bw * p.nxt(0.27, 0.34)
+    glass = _colour(p.nxt3(), (0.12, 0.16, 0.3), 0.06)
     for side in (-1.0, 1.0):
         wx = bx + side * win_dx
         pane_cols, pane_rows = _between(x, wx - win_w / 2, wx + win_w / 2), _between(y, win_y, win_y + win_h)
-        canvas.paint(glass, "window", pane_cols & wall_cols, pane_rows & wall_rows & col(windows))
+        p.canvas.paint(glass, "window", pane_cols & wall_cols, pane_rows & wall_rows & _col(windows))
     # Windows skip the door: painting the door after them gives the same as painting them around it.
-    canvas.paint(door_colour, "door", door_cols & wall_cols, door_rows & wall_rows)
+    p.canvas.paint(door_colour, "door", door_cols & wall_cols, door_rows & wall_rows)
 
-    # Trees, far to near so that nearer trees cover farther ones.
-    bases = horizon[:, None] + torch.stack([nxt(0.02, 1.0) for _ in range(_MAX_TREES)], 1) * (
+
+def _top(p: _Pen, present: torch.Tensor, bx: torch.Tensor, bw: torch.Tensor, wall_top: torch.Tensor) -> None:
+    """The building's gable roof or dome."""
+    x, y = p.x, p.y
+    is_dome = p.nxt() < 0.45
+    apex = p.nxt(0.1, 0.2)
+    overhang = 0.03
+    frac = ((_col(wall_top) - y) / _col(apex)).clamp(0, 1)
+    half = (_col(bw) / 2 + overhang) * (1 - frac)
+    gable_rows = _between(y, wall_top - apex, wall_top) & _col(present & ~is_dome)
+    p.canvas.paint(_colour(p.nxt3(), (0.45, 0.2, 0.16), 0.1), "roof", (x - _col(bx)).abs() < half, gable_rows)
+    drx = bw * p.nxt(0.22, 0.38)
+    dry = drx * p.nxt(0.8, 1.3)
+    dome = ((x - _col(bx)) / _col(drx)) ** 2 + ((y - _col(wall_top)) / _col(dry)) ** 2 < 1
+    palette = torch.tensor([[0.35, 0.6, 0.55], [0.55, 0.55, 0.6], [0.8, 0.65, 0.25]])
+    dome_colour = palette[(p.nxt() * 3).long().clamp(max=2)] * p.nxt(0.85, 1.1)[:, None]
+    p.canvas.paint(dome_colour.clamp(0, 1), "dome", dome, (y < _col(wall_top)) & _col(present & is_dome))
+
+
+def _trees(p: _Pen, horizon: torch.Tensor) -> None:
+    """Trees, far to near so that nearer trees cover farther ones."""
+    x, y = p.x, p.y
+    bases = horizon[:, None] + torch.stack([p.nxt(0.02, 1.0) for _ in range(_MAX_TREES)], 1) * (
         0.98 - horizon[:, None]
     )
     bases, _ = bases.sort(dim=1)
     for k in range(_MAX_TREES):
-        present = nxt() < 0.6
-        tx = nxt(-0.05, 1.05)
+        present = p.nxt() < 0.6
+        tx = p.nxt(-0.05, 1.05)
         scale = 0.6 + 0.8 * (bases[:, k] - horizon) / (1 - horizon)
-        r = nxt(0.07, 0.12) * scale
+        r = p.nxt(0.07, 0.12) * scale
         trunk_h = r * 0.8
         cy = bases[:, k] - trunk_h - r * 0.9
-        crown = ((x - col(tx)) / col(r)) ** 2 + ((y - col(cy)) / col(r * 1.15)) ** 2 < 1
-        trunk_cols, trunk_rows = (x - col(tx)).abs() < col(r * 0.22), _between(y, cy, bases[:, k])
-        leaf = _colour(nxt3(), (0.13, 0.35, 0.12), 0.05)
-        dark = (1.0 - 0.35 * ((y - col(cy)) / col(r)).clamp(0, 1))[:, None]
-        canvas.paint(torch.tensor([0.35, 0.22, 0.12]).expand(batch, 3), "tree", trunk_cols, trunk_rows & col(present))
-        canvas.paint(leaf[:, :, None, None] * dark, "tree", crown, col(present))
+        crown = ((x - _col(tx)) / _col(r)) ** 2 + ((y - _col(cy)) / _col(r * 1.15)) ** 2 < 1
+        trunk_cols, trunk_rows = (x - _col(tx)).abs() < _col(r * 0.22), _between(y, cy, bases[:, k])
+        leaf = _colour(p.nxt3(), (0.13, 0.35, 0.12), 0.05)
+        dark = (1.0 - 0.35 * ((y - _col(cy)) / _col(r)).clamp(0, 1))[:, None]
+        p.canvas.paint(torch.tensor([0.35, 0.22, 0.12]).expand(p.batch, 3), "tree", trunk_cols,
+                       trunk_rows & _col(present))
+        p.canvas.paint(leaf[:, :, None, None] * dark, "tree", crown, _col(present))
 
-    # Lighting: overall brightness and tint, then a little sensor noise (one generator per scene).
-    light = nxt(0.75, 1.15)[:, None, None, None] * (1 + (nxt3() - 0.5) * 0.1)[:, :, None, None]
-    noise_keys = (u[:, next(take)] * 2**31).long().tolist()
-    canvas.finish(light, images, labels)
+
+def _light(p: _Pen, images: torch.Tensor, labels: torch.Tensor) -> None:
+    """Overall brightness and tint, then a little sensor noise (one generator per scene)."""
+    light = p.nxt(0.75, 1.15)[:, None, None, None] * (1 + (p.nxt3() - 0.5) * 0.1)[:, :, None, None]
+    noise_keys = (p.u[:, next(p.take)] * 2**31).long().tolist()
+    p.canvas.finish(light, images, labels)
     noise = torch.empty_like(images)
     generator = torch.Generator()
     for i, key in enumerate(noise_keys):
