@@ -227,3 +227,27 @@ def test_layer_results_against_numpy_brute_force(segmenter, case: str, pilot: in
     assert bool(warned) == (case == "random")
     if not warned:
         assert layer.interpretable == expected_counts
+
+
+def test_the_pass_writes_each_top_sample_once(generator, segmenter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The top samples' PNGs come from the tally pass: none is generated again, none is left over, and each is
+    byte for byte what rendering it afresh gives."""
+    from ganscope.pipeline import SAMPLES_DIR, run_dissection
+
+    session = Session(generator, segmenter, batch_size=4)
+    again: list[int] = []
+    render = Session.iter_images
+    monkeypatch.setattr(Session, "iter_images", lambda self, idx, edits=(): (again.extend(idx), render(self, idx,
+                                                                                                        edits))[1])
+    out = tmp_path / "run"
+    (out / SAMPLES_DIR).mkdir(parents=True)
+    (out / SAMPLES_DIR / "39.png").write_bytes(b"a stale image of an earlier run")
+    results = run_dissection(session, ["layer1", "layer2"], 40, out=out, report=False, pilot=8, checkpoint_every=2,
+                             topk=3)
+    tops = {i for layer in results.layers.values() for u in layer.units for i in u.top_samples}
+    written = {int(p.stem) for p in (out / SAMPLES_DIR).glob("*.png")}
+    assert written == tops and not again and 0 < len(tops) < 40
+    monkeypatch.setattr(Session, "iter_images", render)
+    fresh = tmp_path / "fresh"
+    session.render_samples(sorted(tops), fresh)
+    assert all((out / SAMPLES_DIR / f"{i}.png").read_bytes() == (fresh / f"{i}.png").read_bytes() for i in tops)

@@ -177,12 +177,19 @@ class Executor(Protocol):
 
 
 class InProcess:
-    """The trivial executor: shards one after another in this process, reporting progress per batch."""
+    """The trivial executor: shards one after another in this process, reporting progress per batch.
+
+    With ``images``, it writes each sample that may end among a unit's top samples there as it passes
+    (``keep_top_images``), so that the top samples need not be generated again.
+    """
+
+    def __init__(self, images: Path | None = None):
+        self.images = images
 
     def map(self, dissection: Dissection, shards: Iterable[Span], layouts: dict[str, TallyLayout],
             on_samples: Callable[[int], None]) -> Iterator[tuple[Span, dict[str, LayerTally]]]:
         for span in shards:
-            yield span, dissection.tally_shard(span, layouts, on_samples)
+            yield span, dissection.tally_shard(span, layouts, on_samples, self.images)
 
 
 class Dissection:
@@ -245,19 +252,23 @@ class Dissection:
         s = self.cfg.seg_size
         return (s, s) if s else (images.shape[2], images.shape[3])
 
-    def tally_shard(self, span: Span, layouts: dict[str, TallyLayout],
-                    on_samples: Callable[[int], None] | None = None) -> dict[str, LayerTally]:
-        """Tallies of samples [start, stop) from empty ones: the unit of work of every executor."""
+    def tally_shard(self, span: Span, layouts: dict[str, TallyLayout], on_samples: Callable[[int], None] | None = None,
+                    images: Path | None = None) -> dict[str, LayerTally]:
+        """Tallies of samples [start, stop) from empty ones: the unit of work of every executor (``images``: see
+        ``InProcess``)."""
         tallies = self.empty_tallies(layouts)
         for idx in self.session.batches(range(*span)):
-            acts, labels, _ = self.observe(idx)
+            acts, labels, batch = self.observe(idx)
             _update(tallies, idx, acts, labels)
+            if images is not None:
+                keep_top_images(images, idx, batch, tallies, self.tallies)
             if on_samples is not None:
                 on_samples(len(idx))
         return tallies
 
-    def pilot(self) -> None:
-        """Observe the first samples, fix each unit's histogram range from them, and tally them."""
+    def pilot(self, keep: Path | None = None) -> None:
+        """Observe the first samples, fix each unit's histogram range from them, and tally them (``keep``: a
+        directory for the top samples' images, see ``InProcess``)."""
         cfg = self.cfg
         span = (0, min(cfg.pilot, cfg.samples))
         observed = [(idx, *self.observe(idx)) for idx in self.session.batches(range(*span))]
@@ -271,13 +282,19 @@ class Dissection:
         self.tallies = self.empty_tallies(layouts)
         for idx, acts, labels, _ in observed:
             _update(self.tallies, idx, acts, labels)
+        if keep is not None:
+            for idx, _, _, batch in observed:
+                keep_top_images(keep, idx, batch, self.tallies, {})
         self.tallied = [span]
 
-    def run(self, on_shard: Callable[[int], None] | None = None, executor: Executor | None = None) -> None:
+    def run(self, on_shard: Callable[[int], None] | None = None, executor: Executor | None = None,
+            images: Path | None = None) -> None:
         """Tally all samples, resuming from the checkpoint when one matches.
 
         The pilot runs here; ``executor`` (default: in process) tallies the other shards.
         Each arriving shard is merged and checkpointed, then ``on_shard(done)`` is called.
+        ``images``: the pilot and the in-process executor write the samples that may end among a unit's
+        top samples to this directory as they pass (``keep_top_images``).
         """
         cfg = self.cfg
         started = time.perf_counter()
@@ -285,7 +302,7 @@ class Dissection:
         with progress_bar(cfg.progress, "dissect", cfg.samples) as update:
             update(self.done)
             if not self.tallies:
-                self.pilot()
+                self.pilot(images)
                 update(self.done)
             shards = split(gaps(self.tallied, cfg.samples), cfg.checkpoint_every * self.session.batch_size)
             seen = [self.done]
@@ -294,7 +311,7 @@ class Dissection:
                 seen[0] += n
                 update(seen[0])
 
-            arrivals = (executor or InProcess()).map(self, shards, self.layouts(), on_samples)
+            arrivals = (executor or InProcess(images)).map(self, shards, self.layouts(), on_samples)
             with closing(arrivals):
                 for span, tallies in arrivals:
                     self.merge(span, tallies)
@@ -379,6 +396,27 @@ def _update(tallies: dict[str, LayerTally], indices: Sequence[int], acts: dict[s
     index_tensor = torch.tensor(list(indices))
     for name, tally in tallies.items():
         tally.update(acts[name].to(labels.device), labels, index_tensor)
+
+
+def keep_top_images(directory: Path, indices: Sequence[int], images: torch.Tensor, shard: dict[str, LayerTally],
+                    merged: dict[str, LayerTally]) -> None:
+    """Write ``directory/{i}.png`` for each sample of the batch that may end among a unit's top samples: it is
+    in the shard's top k of some unit (just updated with this batch) with a score at least the k-th best merged so
+    far (which only rises). Every sample of the final top k passes this test when its batch is tallied;
+    ``prune_images`` later removes those that were overtaken."""
+    from ganscope.images import save_png
+
+    wanted = torch.zeros(len(indices), dtype=torch.bool)
+    batch = torch.tensor(list(indices))
+    for name, tally in shard.items():
+        top = tally.topk
+        kth = torch.full((top.scores.shape[0],), float("-inf"))
+        if name in merged and merged[name].topk.scores.shape[1] >= merged[name].topk.k:
+            kth = merged[name].topk.scores[:, -1]
+        contender = top.indices[top.scores >= kth[:, None]]
+        wanted |= torch.isin(batch, contender)
+    for k in wanted.nonzero()[:, 0].tolist():
+        save_png(directory / f"{indices[k]}.png", images[k])
 
 
 def _sig(value: torch.Tensor) -> float:

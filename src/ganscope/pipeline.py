@@ -64,11 +64,12 @@ def run_dissection(
         _tally(run, ray)
         return run.results()
     with output_directory(out):
-        _tally(run, ray)
+        _tally(run, ray, out / SAMPLES_DIR)
         results = run.results()
         results.save(out)
         tops = {i for layer in results.layers.values() for u in layer.units for i in u.top_samples}
-        session.render_samples(sorted(tops), out / SAMPLES_DIR)
+        _prune_images(out / SAMPLES_DIR, tops)
+        session.render_samples(sorted(tops), out / SAMPLES_DIR)  # those not written in the pass (Ray, a resume)
         if report:
             from ganscope.report import build_report
 
@@ -76,12 +77,21 @@ def run_dissection(
     return results
 
 
-def _tally(run: Dissection, ray: str | None) -> None:
+def _tally(run: Dissection, ray: str | None, images: Path | None = None) -> None:
+    """The pass; in process, the top samples' images are written to ``images`` as they pass (rendered once)."""
     if ray is None:
-        run.run()
+        run.run(images=images)
         return
     from ganscope.cluster import LOCAL, ray_cluster
     from ganscope.distributed import RayExecutor
 
     with ray_cluster(None if ray == LOCAL else ray):
         run.run(executor=RayExecutor(run.session))
+
+
+def _prune_images(directory: Path, keep: set[int]) -> None:
+    """Remove the sample images the pass wrote that no unit kept among its top samples."""
+    if directory.is_dir():
+        for path in directory.glob("*.png"):
+            if path.stem.isdigit() and int(path.stem) not in keep:
+                path.unlink()
