@@ -7,7 +7,9 @@ Usage, with NVIDIA's repositories cloned outside the work tree (ganscope itself 
 For each config: NVIDIA's Generator (and Discriminator, so the snapshot is a realistic one) is built with
 random weights, pickled the way NVIDIA's training loop writes a snapshot, loaded with ``stylegan:PKL``, and run
 on the same z (noise_mode='const', truncation psi). Prints one JSON line per config and psi: the images' max abs
-and relative difference, and the worst of all layer outputs that both models name alike.
+and relative difference, and the worst of all layer outputs that both models name alike; at psi 1 also the
+speed (best of 3 forward passes of 4 latents each, alternating, one thread): ``nvidia_s``, ``ganscope_s``,
+``speed_ratio``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {  # small versions of NVIDIA's
     "sg2ada-paper": ("training.networks.Generator", dict(  # paper256's layout at 64 x 64
         z_dim=64, w_dim=64, c_dim=0, img_resolution=64, mapping_kwargs={"num_layers": 8},
         synthesis_kwargs={"channel_base": 2048, **SG2_SYNTHESIS})),
+    "sg2ada-paper256": ("training.networks.Generator", dict(  # paper256 itself: the speed table's StyleGAN2-ADA
+        z_dim=512, w_dim=512, c_dim=0, img_resolution=256, mapping_kwargs={"num_layers": 8},
+        synthesis_kwargs={"channel_base": 16384, "channel_max": 512, "num_fp16_res": 4, "conv_clamp": 256})),
     "sg2ada-resnet": ("training.networks.Generator", dict(
         z_dim=32, w_dim=32, c_dim=0, img_resolution=32, mapping_kwargs={"num_layers": 2},
         synthesis_kwargs={"channel_base": 1024, "channel_max": 64, "architecture": "resnet"})),
@@ -106,11 +111,25 @@ def check(config: str, psi: float, pkl: Path, nvidia_g: torch.nn.Module, c_dim: 
     diffs = {name: ((mine[name] - ref).abs().max().item(), ref.abs().max().item())
              for name, ref in theirs.items() if name in mine and mine[name].shape == ref.shape}
     image_abs, image_max = diffs["<image>"]
+    speed = timings(lambda: nvidia_g(z, c, truncation_psi=psi, noise_mode="const", force_fp32=True),
+                    lambda: ours(z)) if psi == 1 else {}
     worst = max((k for k in diffs if k != "<image>"), key=lambda k: diffs[k][0] / max(diffs[k][1], 1e-12))
     return {"config": config, "psi": psi, "image_max_abs_diff": image_abs, "image_rel_diff": image_abs / image_max,
             "image_abs_max": image_max, "layers_compared": len(diffs) - 1, "worst_layer": worst,
             "worst_layer_rel_diff": diffs[worst][0] / max(diffs[worst][1], 1e-12), "ganscope_load_s": round(load_s, 3),
-            "resolution": nvidia_g.img_resolution}
+            "resolution": nvidia_g.img_resolution, **speed}
+
+
+@torch.no_grad()
+def timings(nvidia: Any, ganscope: Any, repeats: int = 3) -> dict[str, float]:
+    """Best of ``repeats`` forward passes of each, alternating, in this process and thread: the speed table."""
+    best = {"nvidia_s": float("inf"), "ganscope_s": float("inf")}
+    for _ in range(repeats):
+        for key, run in (("nvidia_s", nvidia), ("ganscope_s", ganscope)):
+            start = time.perf_counter()
+            run()
+            best[key] = min(best[key], time.perf_counter() - start)
+    return {**{k: round(v, 4) for k, v in best.items()}, "speed_ratio": round(best["ganscope_s"] / best["nvidia_s"], 3)}
 
 
 def main() -> None:

@@ -29,23 +29,24 @@ def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
 
     ``kernel`` is 2-D, or 1-D for a separable filter (run along the width, then the height);
     ``gain`` scales the result (``up ** 2`` keeps the signal's magnitude after upsampling).
+    Every channel is filtered by one depthwise convolution (``groups`` = channels), striding by
+    ``down``: the same sums as filtering each channel alone and keeping every ``down``-th output, at a
+    fraction of the cost on a CPU (a batch of one-channel images takes a slow path there).
     """
     batch, channels, height, width = x.shape
-    x = x.reshape(batch * channels, 1, height, width)
     if up > 1:
         x = x[:, :, :, None, :, None]
         x = F.pad(x, (0, up - 1, 0, 0, 0, up - 1))
-        x = x.reshape(batch * channels, 1, height * up, width * up)
+        x = x.reshape(batch, channels, height * up, width * up)
     x = F.pad(x, (pad[0], pad[1], pad[0], pad[1]))
     weight = torch.flip(kernel, list(range(kernel.dim()))).to(x)
     if kernel.dim() == 2:
-        x = F.conv2d(x, weight[None, None] * gain)
-    else:
-        weight = weight * math.sqrt(gain)
-        x = F.conv2d(F.conv2d(x, weight[None, None, None, :]), weight[None, None, :, None])
-    if down > 1:
-        x = x[:, :, ::down, ::down]
-    return x.reshape(batch, channels, x.shape[2], x.shape[3])
+        depthwise = (weight * gain)[None, None].expand(channels, 1, *weight.shape)
+        return F.conv2d(x, depthwise.contiguous(), stride=down, groups=channels)
+    weight = weight * math.sqrt(gain)
+    across = weight[None, None, None, :].expand(channels, 1, 1, len(weight)).contiguous()
+    x = F.conv2d(x, across, stride=(1, down), groups=channels)
+    return F.conv2d(x, across.transpose(2, 3), stride=(down, 1), groups=channels)
 
 
 def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor, slope: float = 0.2,
