@@ -157,8 +157,10 @@ def end_to_end(generator: str, segmenter: str, samples: int, seg_size: int, batc
 
 def plain_process(model: str, segmenter: str, samples: int, batch: int) -> None:
     """What the plain process does: load the checkpoint as ``ganscope dissect`` does, then generate and segment."""
+    from ganscope.allocator import keep_freed_memory
     from ganscope.models import load_generator
 
+    keep_freed_memory()  # as every ganscope command does: the same allocator on both sides
     plain(load_generator(model), build_segmenter(segmenter), samples, batch, "cpu")
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from ganscope.allocator import keep_freed_memory
 from ganscope.cluster import LOCAL
 from ganscope.commands import register_all
 
@@ -68,6 +69,7 @@ def optional_values(argv: list[str], defaults: dict[str, str]) -> list[str]:
 
 
 def main() -> None:
+    keep_freed_memory()
     try:
         app(args=optional_values(sys.argv[1:], {"--ray": LOCAL}))
     except KeyboardInterrupt:

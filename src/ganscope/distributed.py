@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from ganscope.allocator import keep_freed_memory
 from ganscope.cluster import import_ray
 from ganscope.dissection import DissectConfig, Dissection, LayerTally, TallyLayout
 from ganscope.errors import GanscopeError
@@ -49,6 +50,7 @@ def _worker_session(model: str, segmenter: str, seed: int, batch_size: int, devi
 def tally_task(job: ShardJob, span: Span) -> State:
     """The Ray task: one shard's tallies, as state dicts (plain tensors travel well)."""
     torch.set_num_threads(1)  # one task per CPU: more threads would only contend
+    keep_freed_memory()
     session = _worker_session(job.model, job.segmenter, job.seed, job.batch_size, job.device)
     tallies = Dissection(session, job.cfg).tally_shard(span, job.layouts)
     return {name: tally.state_dict() for name, tally in tallies.items()}
