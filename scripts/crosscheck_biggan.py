@@ -33,6 +33,9 @@ from ganscope.sampling import latents
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_biggan import REFERENCE_CLASS, TINY, random_state, save_model  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).parent))
+from alternating import best_times  # noqa: E402
+
 DEEP_128 = {"output_dim": 128, "z_dim": 128, "class_embed_dim": 128, "channel_width": 128, "num_classes": 1000,
             "layers": [[False, 16, 16], [True, 16, 16], [False, 16, 16], [True, 16, 8], [False, 8, 8],
                        [True, 8, 4], [False, 4, 4], [True, 4, 2], [False, 2, 2], [True, 2, 1]],
@@ -82,6 +85,9 @@ def compare(name: str, config: dict[str, Any], samples: int) -> tuple[list[dict[
             for handle_owner in (ours, package):
                 for module in handle_owner.modules():
                     module._forward_hooks.clear()
+            if truncation == "1.0":  # the speed table: the package's forward against ganscope's, same latents
+                out[-1] |= best_times({"package": lambda: package(truncated_normal(z), one_hot, 1.0),
+                                       "ganscope": lambda ours=ours: ours(z)})
         golden |= {"z": z, "state.generator.conv_to_rgb.weight_orig": state["generator.conv_to_rgb.weight_orig"]}
     return out, golden
 

@@ -27,6 +27,9 @@ from typing import Any
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).parent))
+from alternating import best_times  # noqa: E402
+
 SG2_SYNTHESIS = {"channel_max": 128, "num_fp16_res": 4, "conv_clamp": 256}
 CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {  # small versions of NVIDIA's train.py configs
     "sg2ada-cifar": ("training.networks.Generator", dict(
@@ -111,25 +114,13 @@ def check(config: str, psi: float, pkl: Path, nvidia_g: torch.nn.Module, c_dim: 
     diffs = {name: ((mine[name] - ref).abs().max().item(), ref.abs().max().item())
              for name, ref in theirs.items() if name in mine and mine[name].shape == ref.shape}
     image_abs, image_max = diffs["<image>"]
-    speed = timings(lambda: nvidia_g(z, c, truncation_psi=psi, noise_mode="const", force_fp32=True),
-                    lambda: ours(z)) if psi == 1 else {}
+    speed = best_times({"nvidia": lambda: nvidia_g(z, c, truncation_psi=psi, noise_mode="const", force_fp32=True),
+                        "ganscope": lambda: ours(z)}) if psi == 1 else {}
     worst = max((k for k in diffs if k != "<image>"), key=lambda k: diffs[k][0] / max(diffs[k][1], 1e-12))
     return {"config": config, "psi": psi, "image_max_abs_diff": image_abs, "image_rel_diff": image_abs / image_max,
             "image_abs_max": image_max, "layers_compared": len(diffs) - 1, "worst_layer": worst,
             "worst_layer_rel_diff": diffs[worst][0] / max(diffs[worst][1], 1e-12), "ganscope_load_s": round(load_s, 3),
             "resolution": nvidia_g.img_resolution, **speed}
-
-
-@torch.no_grad()
-def timings(nvidia: Any, ganscope: Any, repeats: int = 3) -> dict[str, float]:
-    """Best of ``repeats`` forward passes of each, alternating, in this process and thread: the speed table."""
-    best = {"nvidia_s": float("inf"), "ganscope_s": float("inf")}
-    for _ in range(repeats):
-        for key, run in (("nvidia_s", nvidia), ("ganscope_s", ganscope)):
-            start = time.perf_counter()
-            run()
-            best[key] = min(best[key], time.perf_counter() - start)
-    return {**{k: round(v, 4) for k, v in best.items()}, "speed_ratio": round(best["ganscope_s"] / best["nvidia_s"], 3)}
 
 
 def main() -> None:
