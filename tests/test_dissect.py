@@ -232,7 +232,8 @@ def test_layer_results_against_numpy_brute_force(segmenter, case: str, pilot: in
 def test_the_pass_writes_each_top_sample_once(generator, segmenter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """The top samples' PNGs come from the tally pass: none is generated again, none is left over, and each is
     byte for byte what rendering it afresh gives."""
-    from ganscope.pipeline import SAMPLES_DIR, run_dissection
+    from ganscope.pipeline import run_dissection
+    from ganscope.results import SAMPLES_DIR
 
     session = Session(generator, segmenter, batch_size=4)
     again: list[int] = []

@@ -520,3 +520,20 @@ def fetch_picture(page: object) -> np.ndarray:
         return btoa(String.fromCharCode(...bytes));
     }""")
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
+
+
+def test_strips_read_the_dissection_s_images(gen: synthetic.SyntheticGenerator, marks_dir: Path,
+                                             monkeypatch: pytest.MonkeyPatch):
+    """With the results directory's sample images there, a unit strip is drawn from them (no generator pass),
+    and equals the strip drawn by the generator."""
+    from ganscope.results import SAMPLES_DIR
+
+    loaded = Results.load(marks_dir)
+    tops = sorted({i for u in loaded.layers["layer1"].units for i in u.top_samples})
+    with TestClient(marking_app(gen, loaded, marks_dir)) as http:
+        drawn = http.get("/api/layers/layer1/units/2/strip.png").content
+    Session(gen, seed=loaded.seed).render_samples(tops, marks_dir / SAMPLES_DIR)
+    again = Results.load(marks_dir)
+    with TestClient(marking_app(gen, again, marks_dir)) as http:
+        monkeypatch.setattr(Session, "images", lambda *a, **k: pytest.fail("a strip ran the generator"))
+        assert http.get("/api/layers/layer1/units/2/strip.png").content == drawn

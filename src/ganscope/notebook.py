@@ -24,11 +24,10 @@ from ganscope.errors import GanscopeError
 from ganscope.images import png_bytes, to_pil
 from ganscope.intervene.generate import EditResult
 from ganscope.report.strips import SampleImages, compose, encode, regions, tile_size
-from ganscope.results import LayerResult, Results, UnitResult
+from ganscope.results import SAMPLES_DIR, LayerResult, Results, UnitResult
 from ganscope.session import Session
 
 TOP_UNITS = 12
-SAMPLES_DIR = "samples"
 
 
 def results_html(results: Results) -> str:

@@ -18,11 +18,10 @@ from typing import Literal
 from ganscope.dissection import DissectConfig, Dissection
 from ganscope.io import output_directory
 from ganscope.progress import ProgressCallback
-from ganscope.results import Results
+from ganscope.results import SAMPLES_DIR, Results
 from ganscope.session import Session
 
 CHECKPOINT_FILE = "tallies.ckpt"
-SAMPLES_DIR = "samples"
 
 
 def run_dissection(

@@ -20,6 +20,7 @@ from ganscope.io import load_weights, save_weights, write_json
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
 TABLES_FILE = "tables.safetensors"
+SAMPLES_DIR = "samples"  # each unit's top samples, samples/{index}.png
 
 
 class _Schema(BaseModel):

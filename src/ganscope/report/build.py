@@ -15,7 +15,7 @@ from ganscope.errors import GanscopeError
 from ganscope.report import plots, strips
 from ganscope.report.pages import copy_static, render
 from ganscope.report.summary import LayerSummary, Summary, slug, sorted_units, summarize
-from ganscope.results import Results
+from ganscope.results import SAMPLES_DIR, Results
 
 ASSETS = "report"  # DIR/report/ holds every page but index.html, plots, strips and static files
 
@@ -23,7 +23,7 @@ ASSETS = "report"  # DIR/report/ holds every page but index.html, plots, strips 
 def render_strips(summary: Summary, directory: Path, assets: Path) -> dict[str, dict[str, int]]:
     """Strip images of every layer with activation maps; returns each such layer's strip size."""
     results = summary.results
-    samples = strips.SampleImages(directory / "samples", strips.tile_size(results.image_size))
+    samples = strips.SampleImages(directory / SAMPLES_DIR, strips.tile_size(results.image_size))
     sizes = {}
     for layer in results.layers:
         if not strips.has_maps(results, layer):

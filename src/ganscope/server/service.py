@@ -28,7 +28,7 @@ from ganscope.images import png_bytes, to_pil, to_uint8
 from ganscope.intervene import Intervention
 from ganscope.painting import Palette
 from ganscope.report.strips import SampleImages, compose, encode, regions, tile_size
-from ganscope.results import Results
+from ganscope.results import SAMPLES_DIR, Results
 from ganscope.server.edits import legacy_edits, paint_edits
 from ganscope.server.limits import ClientLimits
 from ganscope.server.schemas import Edit, LegacyIntervention
@@ -131,12 +131,16 @@ def _pngs(images: torch.Tensor) -> list[bytes]:
 
 
 class GeneratedSamples(SampleImages):
-    """The report's sample tiles, drawn by the served generator instead of read from disk."""
+    """The report's sample tiles: the dissection's own images (``samples/{index}.png`` in the results
+    directory, written once by the tally pass) where there are, else drawn by the served generator."""
 
     def __init__(self, service: ModelService, tile: tuple[int, int]):
-        super().__init__(Path(), tile)
-        self.service = service
+        directory = service.results.directory
+        super().__init__(Path() if directory is None else directory / SAMPLES_DIR, tile)
+        self.service, self.on_disk = service, directory is not None
 
     def read(self, index: int) -> np.ndarray:
+        if self.on_disk and (self.directory / f"{index}.png").is_file():
+            return super().read(index)
         image = Image.fromarray(to_uint8(self.service.session.images([index])[0]))
         return np.asarray(image.resize(self.tile[::-1], Image.Resampling.BILINEAR))
