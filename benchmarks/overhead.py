@@ -142,7 +142,12 @@ def end_to_end(generator: str, segmenter: str, samples: int, seg_size: int, batc
                         *[a for layer in LAYERS[generator] for a in ("--layer", layer)], "--samples", str(samples),
                         "--batch-size", str(batch), "--seg-size", str(seg_size), "--device", "cpu", "--no-report",
                         "--no-progress", "--out", str(out)]
-        _process(plain_args, threads)  # warm-up: the file cache and the kernels' compile cache
+        for args in (plain_args, dissect_args):  # warm-up, one batch each: the file cache, compiled kernels' cache
+            warm = [*args]
+            warm[warm.index("--samples") + 1] = str(batch)
+            if "--out" in warm:
+                warm[warm.index("--out") + 1] = str(Path(tmp) / "warm")
+            _process(warm, threads)
         plain_wall, plain_cpu = _process(plain_args, threads)
         shutil.rmtree(out, ignore_errors=True)
         wall, cpu = _process(dissect_args, threads)
