@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+from ganscope.intervene import ContextResult, CurveResult, MaskRankingResult, OptimiseResult
+
 DOCS = Path("docs")
 OUT = DOCS / "intervene"
 DISSECTION = "runs/intervene/dissect/results.json"  # written by scripts/intervene_experiments.sh
@@ -20,7 +22,12 @@ WALLS = ("building", "brick")  # tiles on a wall, where a door belongs
 
 
 def load(name: str) -> dict:
-    return json.loads((OUT / name).read_text())
+    """A result the CLI saved, read and validated by its own type (old files too); ``ganscope ace --json``'s
+    printed output is plain JSON."""
+    kinds = {"curve.json": CurveResult, "optimize.json": OptimiseResult, "ranking.json": MaskRankingResult,
+             "context.json": ContextResult}
+    kind = kinds.get(Path(name).name)
+    return json.loads((OUT / name).read_text()) if kind is None else kind.load(OUT / name).model_dump()
 
 
 def ci(pair: list[float], scale: float = 1.0, digits: int = 3) -> str:
@@ -132,7 +139,7 @@ def section(model: str, note: str) -> str:
         "",
         "### Mask-driven ranking (the step-by-step walk-through)",
         "",
-        f"Sample {rank['index']} (seed {rank['seed']}): the mask is the segmenter's tree pixels on it "
+        f"Sample {rank['start']} (seed {rank['seed']}): the mask is the segmenter's tree pixels on it "
         "(`docs/intervene/tree_mask.png`). Units are ranked by the IoU of their top-1 % activation with the mask; "
         "the figure shows the original, then the top 4, 16 and 128 units zeroed.",
         "",
