@@ -6,9 +6,10 @@ Only the text between the artifacts markers is replaced (appended at the end the
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
+
+from ganscope.artifacts.summary import ArtifactsResult
 
 DOCS = Path("docs")
 OUT = DOCS / "artifacts"
@@ -25,7 +26,7 @@ def verdict(change: dict) -> str:
 
 
 def section(model: str, note: str) -> str:
-    data = json.loads((OUT / "artifacts.json").read_text())
+    data = ArtifactsResult.load(OUT).model_dump()  # validated, by the type ganscope artifacts writes
     ranking, quality = data["ranking"], data["quality"]
     has_d = ranking["baseline_discriminator"] is not None
     sets = {s["name"]: s for s in quality["sets"]}
