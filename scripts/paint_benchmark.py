@@ -63,6 +63,12 @@ def run(directory: Path, indices: list[int]) -> dict:
     return out
 
 
+def missed(targets: tuple[str, ...], met: list[str]) -> str:
+    """" (a, b missing)" for the targets not met, or nothing."""
+    left = [c for c in targets if c not in met]
+    return f" ({', '.join(left)} missing)" if left else ""
+
+
 def choice(sets: PaintSets) -> tuple[list[str], list[dict]]:
     """Per button: the best selection score of each (layer, ranking) among the candidates, and the winner."""
     rows = []
@@ -134,10 +140,9 @@ def section(data: dict) -> str:
     draw_met = [c for c in DRAW_TARGET if after[c]["draw_success"] >= 0.6]
     remove_met = [c for c in REMOVE_TARGET if after[c]["removed"] >= 0.8]
     sky_a, sky_b = data["after_door_in_sky"], data["before_door_in_sky"]
-    lines += ["", f"Targets: draw >= 60 % met for {len(draw_met)} of {len(DRAW_TARGET)} "
-              f"({', '.join(c for c in DRAW_TARGET if c not in draw_met) or 'all met'} missing); "
-              f"removal >= 80 % met for {len(remove_met)} of {len(REMOVE_TARGET)} "
-              f"({', '.join(c for c in REMOVE_TARGET if c not in remove_met) or 'all met'} missing).", "",
+    lines += ["", f"Targets: draw >= 60 % met for {len(draw_met)} of {len(DRAW_TARGET)}"
+              f"{missed(DRAW_TARGET, draw_met)}; removal >= 80 % met for {len(remove_met)} of {len(REMOVE_TARGET)}"
+              f"{missed(REMOVE_TARGET, remove_met)}.", "",
               f"**Context still matters:** doors drawn in open sky succeed in {pct(sky_a['draw_success'])} of "
               f"{sky_a['draw_trials']} dabs {interval(sky_a['draw_ci'])} (IoU top 20: {pct(sky_b['draw_success'])}); "
               "on walls, in the table above.", "",
