@@ -27,6 +27,7 @@ import torch
 from ganscope.budget import check_span
 from ganscope.checkpoint import changed, resume, save_state
 from ganscope.errors import GanscopeError
+from ganscope.images import PngWriter, save_png
 from ganscope.progress import ProgressCallback, progress_bar
 from ganscope.results import LayerResult, Results, UnitResult, Upsampling
 from ganscope.segmenters import CATEGORY_NAMES
@@ -176,20 +177,23 @@ class Executor(Protocol):
             on_samples: Callable[[int], None]) -> Iterator[tuple[Span, dict[str, LayerTally]]]: ...
 
 
+Keep = Callable[[Sequence[int], torch.Tensor, dict[str, "LayerTally"]], None]  # (indices, images, shard tallies)
+
+
 class InProcess:
     """The trivial executor: shards one after another in this process, reporting progress per batch.
 
-    With ``images``, it writes each sample that may end among a unit's top samples there as it passes
-    (``keep_top_images``), so that the top samples need not be generated again.
+    With ``keep``, it hands it each batch's images and the shard's tallies so far (``keep_top_images``
+    writes the samples that may end among a unit's top samples: they need not be generated again).
     """
 
-    def __init__(self, images: Path | None = None):
-        self.images = images
+    def __init__(self, keep: Keep | None = None):
+        self.keep = keep
 
     def map(self, dissection: Dissection, shards: Iterable[Span], layouts: dict[str, TallyLayout],
             on_samples: Callable[[int], None]) -> Iterator[tuple[Span, dict[str, LayerTally]]]:
         for span in shards:
-            yield span, dissection.tally_shard(span, layouts, on_samples, self.images)
+            yield span, dissection.tally_shard(span, layouts, on_samples, self.keep)
 
 
 class Dissection:
@@ -253,22 +257,22 @@ class Dissection:
         return (s, s) if s else (images.shape[2], images.shape[3])
 
     def tally_shard(self, span: Span, layouts: dict[str, TallyLayout], on_samples: Callable[[int], None] | None = None,
-                    images: Path | None = None) -> dict[str, LayerTally]:
-        """Tallies of samples [start, stop) from empty ones: the unit of work of every executor (``images``: see
+                    keep: Keep | None = None) -> dict[str, LayerTally]:
+        """Tallies of samples [start, stop) from empty ones: the unit of work of every executor (``keep``: see
         ``InProcess``)."""
         tallies = self.empty_tallies(layouts)
         for idx in self.session.batches(range(*span)):
             acts, labels, batch = self.observe(idx)
             _update(tallies, idx, acts, labels)
-            if images is not None:
-                keep_top_images(images, idx, batch, tallies, self.tallies)
+            if keep is not None:
+                keep(idx, batch, tallies)
             if on_samples is not None:
                 on_samples(len(idx))
         return tallies
 
-    def pilot(self, keep: Path | None = None) -> None:
-        """Observe the first samples, fix each unit's histogram range from them, and tally them (``keep``: a
-        directory for the top samples' images, see ``InProcess``)."""
+    def pilot(self, keep: Keep | None = None) -> None:
+        """Observe the first samples, fix each unit's histogram range from them, and tally them (``keep``: see
+        ``InProcess``)."""
         cfg = self.cfg
         span = (0, min(cfg.pilot, cfg.samples))
         observed = [(idx, *self.observe(idx)) for idx in self.session.batches(range(*span))]
@@ -284,7 +288,7 @@ class Dissection:
             _update(self.tallies, idx, acts, labels)
         if keep is not None:
             for idx, _, _, batch in observed:
-                keep_top_images(keep, idx, batch, self.tallies, {})
+                keep(idx, batch, self.tallies)
         self.tallied = [span]
 
     def run(self, on_shard: Callable[[int], None] | None = None, executor: Executor | None = None,
@@ -294,15 +298,23 @@ class Dissection:
         The pilot runs here; ``executor`` (default: in process) tallies the other shards.
         Each arriving shard is merged and checkpointed, then ``on_shard(done)`` is called.
         ``images``: the pilot and the in-process executor write the samples that may end among a unit's
-        top samples to this directory as they pass (``keep_top_images``).
+        top samples to this directory as they pass (``keep_top_images``, on a background thread).
         """
+        if images is None:
+            self._run(on_shard, executor, None)
+            return
+        with PngWriter() as write:
+            self._run(on_shard, executor, lambda idx, batch, shard: keep_top_images(images, idx, batch, shard,
+                                                                                  self.tallies, write))
+
+    def _run(self, on_shard: Callable[[int], None] | None, executor: Executor | None, keep: Keep | None) -> None:
         cfg = self.cfg
         started = time.perf_counter()
         self.try_resume()
         with progress_bar(cfg.progress, "dissect", cfg.samples) as update:
             update(self.done)
             if not self.tallies:
-                self.pilot(images)
+                self.pilot(keep)
                 update(self.done)
             shards = split(gaps(self.tallied, cfg.samples), cfg.checkpoint_every * self.session.batch_size)
             seen = [self.done]
@@ -311,7 +323,7 @@ class Dissection:
                 seen[0] += n
                 update(seen[0])
 
-            arrivals = (executor or InProcess(images)).map(self, shards, self.layouts(), on_samples)
+            arrivals = (executor or InProcess(keep)).map(self, shards, self.layouts(), on_samples)
             with closing(arrivals):
                 for span, tallies in arrivals:
                     self.merge(span, tallies)
@@ -399,13 +411,11 @@ def _update(tallies: dict[str, LayerTally], indices: Sequence[int], acts: dict[s
 
 
 def keep_top_images(directory: Path, indices: Sequence[int], images: torch.Tensor, shard: dict[str, LayerTally],
-                    merged: dict[str, LayerTally]) -> None:
+                    merged: dict[str, LayerTally], write: Callable[[Path, torch.Tensor], object] = save_png) -> None:
     """Write ``directory/{i}.png`` for each sample of the batch that may end among a unit's top samples: it is
     in the shard's top k of some unit (just updated with this batch) with a score at least the k-th best merged so
-    far (which only rises). Every sample of the final top k passes this test when its batch is tallied;
-    ``prune_images`` later removes those that were overtaken."""
-    from ganscope.images import save_png
-
+    far (which only rises). Every sample of the final top k passes this test when its batch is tallied (in the
+    pilot, ``shard`` and ``merged`` are the same tallies); the pipeline later removes those that were overtaken."""
     wanted = torch.zeros(len(indices), dtype=torch.bool)
     batch = torch.tensor(list(indices))
     for name, tally in shard.items():
@@ -416,7 +426,7 @@ def keep_top_images(directory: Path, indices: Sequence[int], images: torch.Tenso
         contender = top.indices[top.scores >= kth[:, None]]
         wanted |= torch.isin(batch, contender)
     for k in wanted.nonzero()[:, 0].tolist():
-        save_png(directory / f"{indices[k]}.png", images[k])
+        write(directory / f"{indices[k]}.png", images[k])
 
 
 def _sig(value: torch.Tensor) -> float:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -59,3 +61,30 @@ def grid(images: torch.Tensor, columns: int, pad: int = 2) -> Image.Image:
         r, c = divmod(k, columns)
         out[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = arr[k]
     return Image.fromarray(out)
+
+
+class PngWriter:
+    """Writes PNGs on one background thread, so that encoding (zlib releases the GIL) overlaps the next batch's
+    forward pass. At most ``MAX_PENDING`` images wait; leaving the ``with`` block waits for all of them and
+    raises the first failure."""
+
+    MAX_PENDING = 64
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="png")
+        self.pending: deque[Future[Path]] = deque()
+
+    def __call__(self, path: str | Path, image: torch.Tensor) -> None:
+        while len(self.pending) >= self.MAX_PENDING:
+            self.pending.popleft().result()
+        self.pending.append(self.pool.submit(save_png, path, image))
+
+    def __enter__(self) -> PngWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            while self.pending:
+                self.pending.popleft().result()
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
