@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
+from ganscope.checkpoint import load_state
 from ganscope.train.demo import TrainConfig, train_generator
 from ganscope.train.recipes import Recipe, get_recipe
-from ganscope.train.state import load_state
 
 
 def cpu_per_step(recipe: Recipe, warmup: int, steps: int) -> tuple[float, int]:
