@@ -36,7 +36,7 @@ def _encode(obj: Any, tensors: dict[str, torch.Tensor], path: str) -> Any:
         return {"l": [_encode(v, tensors, f"{path}/{i}") for i, v in enumerate(obj)]}
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return {"v": obj}
-    raise TypeError(f"cannot store a {type(obj).__name__} at {path or '/'} in a training state")
+    raise TypeError(f"cannot store a {type(obj).__name__} at {path or '/'} in a checkpoint")
 
 
 def _decode(node: dict, tensors: dict[str, torch.Tensor]) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Self, get_args
+from typing import ClassVar, Self, get_args
 
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -44,12 +44,11 @@ class ExperimentResult(Schema):
     def save(self, directory: str | Path) -> Path:
         """Write the result to ``directory / FILE``, atomically; returns the JSON's path."""
         path = Path(directory) / self.FILE
-        tensors = self._tensors()
+        names = self._tensor_fields()
+        tensors = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
         if tensors:
             save_weights(path.with_suffix(".safetensors"), tensors)
-        return write_json(path, self.model_dump(mode="json", exclude={name for name, field in
-                                                                      type(self).model_fields.items()
-                                                                      if _holds_tensor(field.annotation)}))
+        return write_json(path, self.model_dump(mode="json", exclude=set(names)))
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
@@ -70,7 +69,7 @@ class ExperimentResult(Schema):
             raise GanscopeError(f"{path} has schema version {version}; this ganscope reads version "
                                 f"{SCHEMA_VERSION}", argument=argument)
         stored = path.with_suffix(".safetensors")
-        if any(_holds_tensor(field.annotation) for field in cls.model_fields.values()) and stored.is_file():
+        if cls._tensor_fields() and stored.is_file():
             data.update(load_weights(stored))
         try:
             return cls.model_validate(data)
@@ -79,11 +78,8 @@ class ExperimentResult(Schema):
             raise GanscopeError(f"invalid {what} {path}: {location(first['loc'])}: {first['msg']}",
                                 argument=argument) from None
 
-    def _tensors(self) -> dict[str, torch.Tensor]:
-        return {name: getattr(self, name) for name, field in type(self).model_fields.items()
-                if _holds_tensor(field.annotation) and getattr(self, name) is not None}
-
-
-def _holds_tensor(annotation: Any) -> bool:
-    """Whether a field is a tensor (or an optional one): such fields are saved beside the JSON."""
-    return annotation is torch.Tensor or torch.Tensor in get_args(annotation)
+    @classmethod
+    def _tensor_fields(cls) -> list[str]:
+        """The fields that hold a tensor (or an optional one): they are saved beside the JSON."""
+        return [name for name, field in cls.model_fields.items()
+                if field.annotation is torch.Tensor or torch.Tensor in get_args(field.annotation)]

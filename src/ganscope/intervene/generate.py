@@ -41,10 +41,11 @@ def generate(cut: Cut, edit: Intervention, *, samples: int, start: int = 0,
     if edit.layer != cut.layer:
         raise GanscopeError(f"the edit is at layer {edit.layer!r}, the cut at {cut.layer!r}", argument="edit")
     check_span("samples", start, samples)
-    shape = cut.session.images([start]).shape[1:]
-    check_memory("samples", samples, 8 * shape.numel(), "original and edited images")
-    pairs = [(cut.finish(prefix), cut.edited(prefix, edit))
-             for _, prefix in cut.prefixes(range(start, start + samples), progress, "edit")]
+    pairs = []
+    for _, prefix in cut.prefixes(range(start, start + samples), progress, "edit"):
+        pairs.append((cut.finish(prefix), cut.edited(prefix, edit)))
+        if len(pairs) == 1:  # priced from the first batch, before the others are made
+            check_memory("samples", samples, 8 * pairs[0][0][0].numel(), "original and edited images")
     return EditResult(layer=cut.layer, units=list(edit.units), values=_per_unit(edit.values, edit.units),
                       alpha=_per_unit(edit.alpha, edit.units), region=edit.region is not None,
                       seed=cut.seed, start=start, samples=samples, original=torch.cat([p[0] for p in pairs]).cpu(),
