@@ -19,7 +19,7 @@ from ganscope.edits import ablation
 from ganscope.errors import GanscopeError
 from ganscope.experiment import ExperimentResult
 from ganscope.progress import ProgressCallback, progress_bar
-from ganscope.session import Cut
+from ganscope.session import Cut, held_prefixes
 from ganscope.stats import upsample
 
 ABLATION_SIZES = (4, 16, 128)
@@ -73,7 +73,7 @@ def rank_by_mask(cut: Cut, mask: torch.Tensor, *, quantile: float = 0.01, thresh
     masks = mask.bool().expand(samples, *mask.shape[-2:]) if mask.dim() == 2 else mask.bool()
     if masks.shape[0] != samples:
         raise GanscopeError(f"mask has {masks.shape[0]} sample masks for {samples} samples", argument="mask")
-    held = [prefix for _, prefix in cut.prefixes(range(start, start + samples))]
+    held = held_prefixes(cut, range(start, start + samples))  # priced before they are all kept
     originals = [cut.finish(prefix) for prefix in held]
     if tuple(masks.shape[1:]) != tuple(originals[0].shape[2:]):
         raise GanscopeError(f"mask is {tuple(masks.shape[1:])}, the image is {tuple(originals[0].shape[2:])}",
